@@ -1,0 +1,1 @@
+"""tensorkeep: TensorFlow checkpoints without TensorFlow."""
