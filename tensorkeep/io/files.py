@@ -1,0 +1,240 @@
+"""File access: the only module that opens files.
+
+* reads: whole-file ``read_bytes`` (small files: index, state, meta graph) and
+  ``map_file`` (read-only mmap for data files, so a tensor is read when asked);
+* writes: ``AtomicWriter`` / ``atomic_write`` write under a temporary name in the
+  destination's directory, fsync the file, rename it over the final name, then
+  fsync the directory, so that a crash leaves either the old file or the new one,
+  never a torn one. ``fsync=False`` skips both fsyncs (the caller accepts that a
+  power loss may lose the newest file; a process crash still cannot tear it).
+
+OS errors become ``tensorkeep.errors`` classes naming the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import secrets
+from types import TracebackType
+from typing import Iterable, Union
+
+from tensorkeep import errors
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+# Temporary names: TensorFlow's BundleWriter uses "<final>.tempstate<uint64>",
+# its state file writer "<final>.tmp<uuid hex>". Both are recognised as leftovers.
+TEMP_MARKERS = (".tempstate", ".tmp")
+
+
+def translate_os_error(exc: OSError, path: str | os.PathLike[str], action: str) -> errors.OpError:
+    """The tensorkeep error for an OSError while ``action`` on ``path``."""
+    path = os.fspath(path)
+    reason = exc.strerror or str(exc)
+    msg = f"{path}; {reason} (while {action})"
+    code = exc.errno
+    if isinstance(exc, FileNotFoundError) or code == errno.ENOENT:
+        return errors.NotFoundError(msg, filename=path)
+    if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return errors.PermissionDeniedError(msg, filename=path)
+    if isinstance(exc, FileExistsError):
+        return errors.AlreadyExistsError(msg, filename=path)
+    if isinstance(exc, IsADirectoryError) or isinstance(exc, NotADirectoryError):
+        return errors.FailedPreconditionError(msg, filename=path)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return errors.ResourceExhaustedError(msg, filename=path)
+    return errors.UnknownError(msg, filename=path)
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The whole file's bytes."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise translate_os_error(exc, path, "reading") from exc
+
+
+def file_size(path: str | os.PathLike[str]) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError as exc:
+        raise translate_os_error(exc, path, "reading its size") from exc
+
+
+def map_file(path: str | os.PathLike[str]) -> memoryview:
+    """A read-only memoryview of the whole file, memory-mapped (empty file: empty view)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise translate_os_error(exc, path, "opening") from exc
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return memoryview(b"")
+        m = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+    except OSError as exc:
+        raise translate_os_error(exc, path, "mapping") from exc
+    finally:
+        os.close(fd)
+    return memoryview(m)
+
+
+def read_into(path: str | os.PathLike[str], offset: int, out: memoryview | bytearray) -> None:
+    """Fill ``out`` with the file's bytes at ``offset`` (DataLossError if the file is short)."""
+    view = memoryview(out).cast("B")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise translate_os_error(exc, path, "opening") from exc
+    try:
+        done = 0
+        total = len(view)
+        while done < total:
+            n = os.preadv(fd, [view[done:]], offset + done)
+            if n == 0:
+                raise errors.data_loss(f"file ends before {total} bytes could be read",
+                                       filename=os.fspath(path), offset=offset + done)
+            done += n
+    except OSError as exc:
+        raise translate_os_error(exc, path, "reading") from exc
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """fsync a directory so a rename inside it is durable (no-op where unsupported)."""
+    try:
+        fd = os.open(path or ".", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def temp_name(path: str, marker: str = ".tempstate") -> str:
+    """A fresh temporary name beside ``path`` (TF's ``<path>.tempstate<random uint64>``)."""
+    if marker == ".tmp":
+        return f"{path}.tmp{secrets.token_hex(16)}"
+    return f"{path}{marker}{secrets.randbits(64)}"
+
+
+class AtomicWriter:
+    """Write a file under a temporary name; publish it by rename on ``commit``.
+
+    Use as a context manager: leaving the block normally commits, an exception
+    removes the temporary file and leaves any existing file untouched.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True,
+                 marker: str = ".tempstate") -> None:
+        self.path = os.fspath(path)
+        self.fsync = fsync
+        self.tmp_path = temp_name(self.path, marker)
+        self.bytes_written = 0
+        try:
+            self._fd: int | None = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise translate_os_error(exc, self.tmp_path, "creating") from exc
+
+    def write(self, data: Buffer) -> None:
+        """Write all of ``data`` (any buffer; no copy is made)."""
+        assert self._fd is not None, "write after commit/abort"
+        view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
+        total = len(view)
+        done = 0
+        try:
+            while done < total:
+                done += os.write(self._fd, view[done:] if done else view)
+        except OSError as exc:
+            self.abort()
+            raise translate_os_error(exc, self.tmp_path, "writing") from exc
+        self.bytes_written += total
+
+    def writev(self, buffers: Iterable[Buffer]) -> None:
+        for b in buffers:
+            self.write(b)
+
+    def commit(self) -> None:
+        """fsync (unless disabled), close, rename over the final name, fsync the directory."""
+        fd = self._fd
+        if fd is None:
+            return
+        self._fd = None
+        try:
+            if self.fsync:
+                os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            os.replace(self.tmp_path, self.path)
+        except OSError as exc:
+            if fd >= 0:
+                os.close(fd)
+            _silent_remove(self.tmp_path)
+            raise translate_os_error(exc, self.path, "publishing") from exc
+        if self.fsync:
+            fsync_dir(os.path.dirname(self.path) or ".")
+
+    def abort(self) -> None:
+        """Close and remove the temporary file; the final name is untouched."""
+        fd = self._fd
+        self._fd = None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        _silent_remove(self.tmp_path)
+
+    def __enter__(self) -> "AtomicWriter":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def atomic_write(path: str | os.PathLike[str], data: Buffer | Iterable[Buffer], *,
+                 fsync: bool = True, marker: str = ".tempstate") -> None:
+    """Write ``data`` (a buffer or an iterable of buffers) to ``path`` atomically."""
+    with AtomicWriter(path, fsync=fsync, marker=marker) as w:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            w.write(data)
+        else:
+            w.writev(data)
+
+
+def _silent_remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def remove(path: str | os.PathLike[str]) -> None:
+    """Delete a file (NotFoundError / PermissionDeniedError naming it on failure)."""
+    try:
+        os.remove(path)
+    except OSError as exc:
+        raise translate_os_error(exc, path, "deleting") from exc
+
+
+def makedirs(path: str | os.PathLike[str]) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise translate_os_error(exc, path, "creating directory") from exc
+
+
+__all__ = ["read_bytes", "file_size", "map_file", "read_into", "fsync_dir", "temp_name",
+           "AtomicWriter", "atomic_write", "remove", "makedirs", "translate_os_error",
+           "TEMP_MARKERS"]
