@@ -1,0 +1,300 @@
+"""The sorted string table (SSTable) TensorFlow uses for every ``.index`` and V1 file.
+
+Mirrors ``tsl/lib/io/table_builder.cc``, ``table.cc`` and ``format.cc`` (a trimmed
+LevelDB table: bytewise keys, no filter blocks, an always-empty meta-index)::
+
+    [data block 0][trailer] ... [data block N-1][trailer]
+    [meta-index block][trailer]          always the empty block
+    [index block][trailer]               restart interval 1; one entry per data block:
+                                         key = separator >= the block's last key and
+                                         < the next block's first key, value = BlockHandle
+    [footer]                             48 bytes, see footer.py
+
+    trailer: type   1 byte     0 = raw, 1 = raw Snappy (never written by TF)
+             crc    fixed32 LE mask(crc32c(stored block bytes + type byte))
+
+Blocks are laid out as in block.py. There is no file header. Keys sort as
+unsigned bytes (Python ``bytes`` order).
+
+Writer (``TableBuilder``, FORMAT.md section 2.9): a data block is flushed once
+its size estimate reaches ``block_size``; an entry with ``len(key) + len(value)
+>= 2 * block_size`` first flushes the current block so it starts its own; the
+index entry of a flushed block is added lazily, when the next key is known,
+under ``find_shortest_separator(last_key, next_key)``; the last block's entry
+uses ``find_short_successor(last_key)``. Blocks are never compressed.
+
+Reader (``Table``): parses the footer and index block eagerly and nothing else;
+each data block is read on demand: handle checked against the buffer length,
+trailer type checked, checksum verified (by default), Snappy blocks
+decompressed under a size bound. All corruption is :class:`DataLossError`
+naming the file (if known), the key (if known) and the file offset.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from bisect import bisect_left
+from typing import Callable, Iterator, Union
+
+from tensorkeep.errors import DataLossError, data_loss
+from tensorkeep.format import snappy
+from tensorkeep.format.block import Block, BlockBuilder, common_prefix_length
+from tensorkeep.format.crc32c import crc32c, mask, unmask
+from tensorkeep.format.footer import BLOCK_TRAILER_SIZE, FOOTER_LENGTH, BlockHandle, Footer
+
+Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
+
+NO_COMPRESSION = 0  # kNoCompression
+SNAPPY_COMPRESSION = 1  # kSnappyCompression
+DEFAULT_BLOCK_SIZE = 262144  # the block_size every TF checkpoint writer uses (256 KiB)
+DEFAULT_RESTART_INTERVAL = 16  # table::Options default block_restart_interval
+OVERLY_LARGE_BLOCK_RATIO = 2  # kOverlyLargeBlockRatio in table_builder.cc
+
+_U32 = struct.Struct("<I")
+_TYPE_BYTES = (b"\x00", b"\x01")
+
+
+def find_shortest_separator(start: bytes, limit: bytes) -> bytes:
+    """A short key k with start <= k < limit (or ``start`` unchanged), as LevelDB's bytewise comparator."""
+    d = common_prefix_length(start, limit)
+    if d >= min(len(start), len(limit)):
+        return start  # one is a prefix of the other
+    x = start[d]
+    if x < 0xFF and x + 1 < limit[d]:
+        return start[:d] + bytes((x + 1,))
+    return start
+
+
+def find_short_successor(key: bytes) -> bytes:
+    """A short key >= ``key``: the first non-0xFF byte incremented, the rest dropped."""
+    for i, b in enumerate(key):
+        if b != 0xFF:
+            return key[:i] + bytes((b + 1,))
+    return key  # empty or all 0xFF
+
+
+def block_trailer(contents: bytes, block_type: int = NO_COMPRESSION) -> bytes:
+    """The 5-byte trailer: type byte, then mask(crc32c(contents + type byte)) as fixed32."""
+    type_byte = bytes((block_type,))
+    return type_byte + _U32.pack(mask(crc32c(type_byte, crc32c(contents))))
+
+
+class TableBuilder:
+    """Writes an SSTable through ``write`` (called with successive byte strings).
+
+    Produces exactly the bytes TF's ``table::TableBuilder`` does with
+    ``compression = kNoCompression``, the options every TF checkpoint writer uses.
+    """
+
+    def __init__(self, write: Callable[[bytes], object], *, block_size: int = DEFAULT_BLOCK_SIZE,
+                 restart_interval: int = DEFAULT_RESTART_INTERVAL) -> None:
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        self._write = write
+        self.block_size = block_size
+        self.restart_interval = restart_interval
+        self._data_block = BlockBuilder(restart_interval)
+        self._index_block = BlockBuilder(1)
+        self._offset = 0
+        self._num_entries = 0
+        self._last_key = b""
+        self._pending_handle: BlockHandle | None = None
+        self._closed = False
+
+    @property
+    def num_entries(self) -> int:
+        return self._num_entries
+
+    @property
+    def file_size(self) -> int:
+        """Bytes written so far (the total once ``finish`` returned)."""
+        return self._offset
+
+    def add(self, key: bytes | bytearray | memoryview, value: bytes | bytearray | memoryview) -> None:
+        """Append an entry; keys must be strictly increasing (unsigned bytewise)."""
+        if self._closed:
+            raise RuntimeError("TableBuilder.add after finish")
+        key = bytes(key)
+        if not isinstance(value, (bytes, bytearray)):
+            value = bytes(value)
+        if self._num_entries > 0:
+            if key <= self._last_key:
+                raise ValueError(f"keys must be added in strictly increasing order: {key!r} "
+                                 f"after {self._last_key!r}")
+            if len(key) + len(value) >= OVERLY_LARGE_BLOCK_RATIO * self.block_size:
+                self._flush()
+        if self._pending_handle is not None:
+            separator = find_shortest_separator(self._last_key, key)
+            self._index_block.add(separator, self._pending_handle.encode())
+            self._pending_handle = None
+        self._last_key = key
+        self._num_entries += 1
+        self._data_block.add(key, value)
+        if self._data_block.size_estimate() >= self.block_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._data_block.empty:
+            return
+        self._pending_handle = self._write_block(self._data_block)
+
+    def _write_block(self, block: BlockBuilder) -> BlockHandle:
+        contents = block.finish()
+        handle = BlockHandle(self._offset, len(contents))
+        self._write(contents)
+        self._write(block_trailer(contents))
+        self._offset += len(contents) + BLOCK_TRAILER_SIZE
+        block.reset()
+        return handle
+
+    def finish(self) -> int:
+        """Write the last data block, meta-index, index and footer; returns the file size."""
+        if self._closed:
+            raise RuntimeError("TableBuilder.finish called twice")
+        self._flush()
+        self._closed = True
+        metaindex_handle = self._write_block(BlockBuilder(self.restart_interval))
+        if self._pending_handle is not None:
+            successor = find_short_successor(self._last_key)
+            self._index_block.add(successor, self._pending_handle.encode())
+            self._pending_handle = None
+        index_handle = self._write_block(self._index_block)
+        footer = Footer(metaindex_handle, index_handle).encode()
+        self._write(footer)
+        self._offset += len(footer)
+        return self._offset
+
+
+class Table:
+    """Read-only view of an SSTable held in memory (bytes, memoryview or mmap).
+
+    Only the footer and the index block are parsed up front; data blocks are
+    read, checked and parsed when a lookup or iteration reaches them.
+    """
+
+    def __init__(self, buf: Buffer, *, verify_checksums: bool = True,
+                 filename: str | None = None) -> None:
+        view = memoryview(buf)  # type: ignore[arg-type]
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        self._view = view
+        self.verify_checksums = verify_checksums
+        self.filename = filename
+        size = len(view)
+        if size < FOOTER_LENGTH:
+            raise data_loss(f"not an sstable (bad magic number): file is {size} bytes, "
+                            f"shorter than the {FOOTER_LENGTH}-byte footer",
+                            filename=filename, offset=0)
+        footer_offset = size - FOOTER_LENGTH
+        self.footer = Footer.decode(view[footer_offset:], base_offset=footer_offset,
+                                    filename=filename)
+        index = self._read_block(self.footer.index_handle, "index block")
+        keys: list[bytes] = []
+        spans: list[tuple[int, int]] = []
+        if index.num_restarts:
+            for key, start, end in index.entries():
+                keys.append(key)
+                spans.append((start, end))
+        self._index = index
+        self._index_keys = keys
+        self._index_spans = spans  # value (start, end) of each index entry, decoded lazily
+        self._handles: dict[int, BlockHandle] = {}
+        self._cached: tuple[int, Block] | None = None
+
+    # -- blocks ---------------------------------------------------------------------------
+
+    def _corrupt(self, what: str, offset: int | None, key: bytes | None = None) -> DataLossError:
+        return data_loss(what, filename=self.filename, key=key, offset=offset)
+
+    def _read_block(self, handle: BlockHandle, what: str, key: bytes | None = None) -> Block:
+        """Bounds-check, checksum-check and (if needed) decompress the block at ``handle``."""
+        view = self._view
+        start, size = handle.offset, handle.size
+        end = start + size
+        if end + BLOCK_TRAILER_SIZE > len(view):
+            raise self._corrupt(f"truncated block read: {what} ({start}, {size}) plus its "
+                                f"trailer ends past the {len(view)}-byte file", start, key)
+        contents = view[start:end]
+        block_type = view[end]
+        if self.verify_checksums:
+            stored = unmask(_U32.unpack_from(view, end + 1)[0])
+            actual = crc32c(view[end:end + 1], crc32c(contents))
+            if stored != actual:
+                raise self._corrupt(f"block checksum mismatch in {what}", start, key)
+        if block_type == NO_COMPRESSION:
+            return Block(contents, start, filename=self.filename)
+        if block_type == SNAPPY_COMPRESSION:
+            try:
+                raw = snappy.decompress(contents, base_offset=start,
+                                        max_output=snappy.max_decompressed_length(size))
+            except DataLossError as e:
+                raise self._corrupt(f"{what}: {e.message}", start, key) from None
+            return Block(raw, start, filename=self.filename)
+        raise self._corrupt(f"bad block type {block_type} in {what}", end, key)
+
+    @property
+    def num_data_blocks(self) -> int:
+        return len(self._index_keys)
+
+    def _handle(self, i: int) -> BlockHandle:
+        handle = self._handles.get(i)
+        if handle is None:
+            start, end = self._index_spans[i]
+            handle = BlockHandle.decode_from(self._index.view, start, end,
+                                             base_offset=self._index.offset,
+                                             filename=self.filename, key=self._index_keys[i])[0]
+            self._handles[i] = handle
+        return handle
+
+    def index_entries(self) -> list[tuple[bytes, BlockHandle]]:
+        """The index block: (separator key, data block handle) per data block."""
+        return [(k, self._handle(i)) for i, k in enumerate(self._index_keys)]
+
+    def _block(self, i: int) -> Block:
+        cached = self._cached
+        if cached is not None and cached[0] == i:
+            return cached[1]
+        block = self._read_block(self._handle(i), f"data block {i}", self._index_keys[i])
+        self._cached = (i, block)
+        return block
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def seek(self, key: bytes | bytearray | memoryview) -> Iterator[tuple[bytes, memoryview]]:
+        """Iterate (key, value) from the first entry whose key is >= ``key``."""
+        target = bytes(key)
+        i = bisect_left(self._index_keys, target)
+        if i >= len(self._index_keys):
+            return
+        yield from self._block(i).seek(target)
+        for j in range(i + 1, len(self._index_keys)):
+            yield from self._block(j)
+
+    def get(self, key: bytes | bytearray | memoryview) -> memoryview | None:
+        """The value stored under ``key``, or None."""
+        target = bytes(key)
+        for found, value in self.seek(target):
+            return value if found == target else None
+        return None
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, (bytes, bytearray, memoryview)):
+            return False
+        return self.get(key) is not None
+
+    def items(self) -> Iterator[tuple[bytes, memoryview]]:
+        """All (key, value) entries in key order."""
+        for i in range(len(self._index_keys)):
+            yield from self._block(i)
+
+    def keys(self) -> Iterator[bytes]:
+        for key, _ in self.items():
+            yield key
+
+    __iter__ = keys
+
+
+__all__ = ["TableBuilder", "Table", "find_shortest_separator", "find_short_successor",
+           "block_trailer", "NO_COMPRESSION", "SNAPPY_COMPRESSION", "DEFAULT_BLOCK_SIZE",
+           "DEFAULT_RESTART_INTERVAL"]
