@@ -28,8 +28,8 @@ __version__ = "0.1.0"
 # name -> module that defines it (each engineer adds the rows of their layer).
 _LAZY: dict[str, str] = {
     # framework-neutral API
-    "save": "tensorkeep.checkpoint.api",
-    "load": "tensorkeep.checkpoint.api",
+    "save": "tensorkeep.api",
+    "load": "tensorkeep.api",
     "CheckpointManager": "tensorkeep.checkpoint.manager",
     # submodules
     "train": "tensorkeep.train",

@@ -251,6 +251,10 @@ def as_dtype(value: Any) -> DType:
         raise TypeError(f"Cannot convert value {value!r} to a tensorkeep DType.") from None
     if npd.kind in ("S", "U", "O"):
         return string
+    if npd.names is not None and len(npd.names) == 1 and npd.names[0] in _BY_NAME:
+        q = _BY_NAME[npd.names[0]]       # TensorFlow's numpy form of quantized types,
+        if q.kind == "quantized":        # e.g. np.dtype([("qint8", "i1")])
+            return q
     try:
         return _BY_NUMPY[npd]
     except KeyError:

@@ -1,0 +1,356 @@
+"""BundleReader: lazy reads of a V2 tensor bundle.
+
+Opening reads and checks only ``P.index`` (footer, index block, header); entries
+are decoded when asked, and a tensor's bytes are read only when it is requested:
+numeric tensors come back as read-only arrays over a memory map of the data
+file (no copy), after their CRC-32C has been verified. Every size and offset is
+checked against the real file before it is used, so a corrupt index can neither
+read out of bounds nor make the reader allocate more than the files hold.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Iterator
+
+import numpy as np
+
+from tensorkeep import dtypes as _dt
+from tensorkeep import errors
+from tensorkeep.bundle.naming import data_filename, index_filename
+from tensorkeep.format import tensor_data
+from tensorkeep.format.crc32c import crc32c, mask
+from tensorkeep.format.entry import ENDIAN_BIG, BundleEntry, BundleHeader
+from tensorkeep.io.files import file_size, map_file, read_bytes, read_into
+
+Extent = tuple[int, int]
+
+
+def key_bytes(key: str | bytes) -> bytes:
+    return key if isinstance(key, bytes) else key.encode("utf-8", "surrogateescape")
+
+
+def key_str(key: bytes) -> str:
+    return key.decode("utf-8", "surrogateescape")
+
+
+class BundleReader:
+    """Read tensors from the bundle at ``prefix`` (``prefix.index`` must exist)."""
+
+    def __init__(self, prefix: str | os.PathLike[str], *, verify_checksums: bool = True) -> None:
+        from tensorkeep.format.table import Table
+
+        self.prefix = os.fspath(prefix)
+        self.verify_checksums = verify_checksums
+        self.index_path = index_filename(self.prefix)
+        if os.path.isdir(self.index_path):
+            raise errors.DataLossError(f"Unable to open table file {self.index_path}: is a directory",
+                                       filename=self.index_path)
+        buf = read_bytes(self.index_path)
+        self._table = Table(buf, verify_checksums=verify_checksums, filename=self.index_path)
+        self._raw: dict[bytes, memoryview] = {}
+        header_raw: memoryview | None = None
+        try:
+            for i, (k, v) in enumerate(self._table.items()):
+                if i == 0:
+                    if k != b"":
+                        raise errors.data_loss("bundle header (empty key) missing from the index",
+                                               filename=self.index_path, key=k)
+                    header_raw = v
+                else:
+                    self._raw[k] = v
+        except errors.DataLossError as exc:
+            raise _with_file(exc, self.index_path) from None
+        if header_raw is None:
+            raise errors.data_loss("bundle index has no header entry", filename=self.index_path)
+        self.header = _with_file_call(lambda: BundleHeader.decode(header_raw, key=b""), self.index_path)
+        why = self.header.check_version()
+        if why:
+            raise errors.data_loss(why, filename=self.index_path, key=b"")
+        if self.header.num_shards < 0 or self.header.endianness not in (0, 1):
+            raise errors.data_loss(
+                f"bad bundle header (num_shards={self.header.num_shards}, "
+                f"endianness={self.header.endianness})", filename=self.index_path, key=b"")
+        self._entries: dict[bytes, BundleEntry] = {}
+        self._maps: dict[int, memoryview] = {}
+        self._lock = threading.Lock()
+        self._slice_keys: set[bytes] | None = None
+
+    # -- listing ----------------------------------------------------------------------
+
+    def raw_keys(self) -> list[bytes]:
+        """Every key in the index but the header, in byte order (slice keys included)."""
+        return list(self._raw)
+
+    def entry(self, key: str | bytes) -> BundleEntry:
+        kb = key_bytes(key)
+        e = self._entries.get(kb)
+        if e is None:
+            raw = self._raw.get(kb)
+            if raw is None:
+                raise errors.NotFoundError(f"Key {key_str(kb)} not found in checkpoint",
+                                           filename=self.index_path, key=kb)
+            e = _with_file_call(lambda: BundleEntry.decode(raw, key=kb), self.index_path)
+            self._check_entry(kb, e)
+            self._entries[kb] = e
+        return e
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, (str, bytes)):
+            return False
+        return key_bytes(key) in self._raw
+
+    def slice_keys(self) -> set[bytes]:
+        """Keys of slice entries referenced from a partitioned tensor's full entry."""
+        if self._slice_keys is None:
+            from tensorkeep.format.ordered_code import encode_tensor_name_slice
+
+            out: set[bytes] = set()
+            for k in self._raw:
+                if k[:1] == b"\x00":
+                    continue
+                e = self.entry(k)
+                for extents in e.slices:
+                    out.add(encode_tensor_name_slice(k, extents))
+            self._slice_keys = out
+        return self._slice_keys
+
+    def tensor_keys(self) -> list[bytes]:
+        """Keys of whole tensors: every key but the referenced slice keys."""
+        hidden = self.slice_keys() if any(k[:1] == b"\x00" for k in self._raw) else set()
+        return [k for k in self._raw if k not in hidden]
+
+    def dtype(self, key: str | bytes) -> _dt.DType:
+        return _dt.from_enum(self.entry(key).dtype)
+
+    def shape(self, key: str | bytes) -> tuple[int, ...]:
+        return self.entry(key).shape
+
+    # -- reading ----------------------------------------------------------------------
+
+    def get(self, key: str | bytes, *, out: np.ndarray | None = None) -> np.ndarray:
+        """The full tensor under ``key`` (assembled from its slices if partitioned).
+
+        Numeric tensors: a read-only array over the mapped data file, or, with
+        ``out``, the bytes read straight into ``out`` (no temporary).
+        Strings: an object array of ``bytes``.
+        """
+        kb = key_bytes(key)
+        e = self.entry(kb)
+        if e.slices:
+            return self._assemble(kb, e, out)
+        return self._read_entry(kb, e, out)
+
+    def _check_entry(self, kb: bytes, e: BundleEntry) -> None:
+        try:
+            dt = _dt.from_enum(e.dtype)
+        except ValueError:
+            raise errors.data_loss(f"unknown dtype enum {e.dtype} in bundle entry",
+                                   filename=self.index_path, key=kb) from None
+        if dt.is_ref_dtype or dt is _dt.resource:
+            raise errors.data_loss(f"dtype {dt.enum_name} cannot be stored in a bundle",
+                                   filename=self.index_path, key=kb)
+        if e.slices:
+            for extents in e.slices:
+                if len(extents) != len(e.shape):
+                    raise errors.data_loss("slice rank does not match the tensor rank",
+                                           filename=self.index_path, key=kb)
+                for (s, n), d in zip(extents, e.shape):
+                    if n != -1 and s + n > d:
+                        raise errors.data_loss(f"slice extent ({s}, {n}) exceeds dimension {d}",
+                                               filename=self.index_path, key=kb)
+            return
+        if not 0 <= e.shard_id < max(self.header.num_shards, 1):
+            raise errors.data_loss(f"shard id {e.shard_id} out of range "
+                                   f"(bundle has {self.header.num_shards} shards)",
+                                   filename=self.index_path, key=kb)
+        if e.offset < 0 or e.size < 0:
+            raise errors.data_loss(f"negative offset {e.offset} or size {e.size}",
+                                   filename=self.index_path, key=kb)
+        if dt.is_memcpyable:
+            n = tensor_data.num_elements(e.shape)
+            if n * dt.itemsize != e.size:
+                raise errors.data_loss(
+                    f"Invalid size in bundle entry: key {key_str(kb)}; stored size {e.size}; "
+                    f"expected size {n * dt.itemsize}", filename=self.index_path, key=kb)
+
+    def _data(self, shard_id: int) -> tuple[str, memoryview]:
+        path = data_filename(self.prefix, shard_id, max(self.header.num_shards, 1))
+        m = self._maps.get(shard_id)
+        if m is None:
+            with self._lock:
+                m = self._maps.get(shard_id)
+                if m is None:
+                    m = map_file(path)
+                    self._maps[shard_id] = m
+        return path, m
+
+    def _bytes(self, kb: bytes, e: BundleEntry) -> tuple[str, memoryview]:
+        path, m = self._data(e.shard_id)
+        if e.offset + e.size > len(m):
+            raise errors.data_loss(
+                f"tensor bytes [{e.offset}, {e.offset + e.size}) run past the end of the data "
+                f"file ({len(m)} bytes)", filename=path, key=kb, offset=e.offset)
+        return path, m[e.offset:e.offset + e.size]
+
+    def _read_entry(self, kb: bytes, e: BundleEntry, out: np.ndarray | None) -> np.ndarray:
+        dt = _dt.from_enum(e.dtype)
+        if dt is _dt.string:
+            path, view = self._bytes(kb, e)
+            n = tensor_data.num_elements(e.shape)
+            elements = tensor_data.decode_strings(
+                view, n, key=key_str(kb), offset=e.offset, filename=path,
+                verify=self.verify_checksums, expected_crc=e.crc32c if self.verify_checksums else None)
+            arr = tensor_data.strings_to_array(elements, e.shape)
+            if out is not None:
+                out[...] = arr
+                return out
+            return arr
+        if not dt.is_memcpyable:
+            raise errors.UnimplementedError(
+                f"reading {dt.enum_name} tensors is not supported (key {key_str(kb)})",
+                filename=self.index_path, key=kb)
+        npdt = dt.numpy
+        assert npdt is not None
+        if self.header.endianness == ENDIAN_BIG:
+            npdt = npdt.newbyteorder(">")
+        if out is not None and self.header.endianness != ENDIAN_BIG:
+            return self._read_into(kb, e, npdt, out)
+        path, view = self._bytes(kb, e)
+        if self.verify_checksums and mask(crc32c(view)) != e.crc32c:
+            raise errors.data_loss(f"Checksum does not match: stored {e.crc32c:#010x} vs. "
+                                   f"calculated on the restored bytes", filename=path,
+                                   key=key_str(kb), offset=e.offset)
+        arr = np.frombuffer(view, dtype=npdt).reshape(e.shape)
+        if self.header.endianness == ENDIAN_BIG:
+            arr = arr.astype(dt.numpy)
+        if out is not None:
+            out[...] = arr
+            return out
+        return arr
+
+    def _read_into(self, kb: bytes, e: BundleEntry, npdt: np.dtype, out: np.ndarray) -> np.ndarray:
+        if tuple(out.shape) != tuple(e.shape) or out.dtype != npdt.newbyteorder("="):
+            if out.dtype.newbyteorder("=") != npdt.newbyteorder("="):
+                raise errors.InvalidArgumentError(
+                    f"cannot read {key_str(kb)} ({_dt.from_enum(e.dtype).name}) into an array "
+                    f"of dtype {out.dtype}")
+            raise errors.InvalidArgumentError(
+                f"cannot read {key_str(kb)} of shape {list(e.shape)} into an array of shape "
+                f"{list(out.shape)}")
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            arr = self._read_entry(kb, e, None)
+            out[...] = arr
+            return out
+        path = data_filename(self.prefix, e.shard_id, max(self.header.num_shards, 1))
+        size = file_size(path)
+        if e.offset + e.size > size:
+            raise errors.data_loss(
+                f"tensor bytes [{e.offset}, {e.offset + e.size}) run past the end of the data "
+                f"file ({size} bytes)", filename=path, key=key_str(kb), offset=e.offset)
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        read_into(path, e.offset, view)
+        if self.verify_checksums and mask(crc32c(view)) != e.crc32c:
+            raise errors.data_loss("Checksum does not match", filename=path, key=key_str(kb),
+                                   offset=e.offset)
+        return out
+
+    def _assemble(self, kb: bytes, e: BundleEntry, out: np.ndarray | None) -> np.ndarray:
+        from tensorkeep.format.ordered_code import encode_tensor_name_slice
+
+        dt = _dt.from_enum(e.dtype)
+        parts = []
+        covered = 0
+        for extents in e.slices:
+            skey = encode_tensor_name_slice(kb, extents)
+            if skey not in self._raw:
+                raise errors.data_loss(f"slice entry of partitioned tensor {key_str(kb)} is missing",
+                                       filename=self.index_path, key=skey)
+            se = self.entry(skey)
+            want = tuple(d if n == -1 else n for (s, n), d in zip(extents, e.shape))
+            if se.shape != want or se.dtype != e.dtype:
+                raise errors.data_loss("slice entry disagrees with its partitioned tensor",
+                                       filename=self.index_path, key=skey)
+            covered += tensor_data.num_elements(want)
+            parts.append((extents, skey, se))
+        total = tensor_data.num_elements(e.shape)
+        if covered < total:   # also bounds the allocation below by bytes really stored
+            raise errors.data_loss(
+                f"slices of {key_str(kb)} cover {covered} of its {total} elements",
+                filename=self.index_path, key=kb)
+        if out is None:
+            out = np.empty(e.shape, dtype=object if dt is _dt.string else dt.numpy)
+        for extents, skey, se in parts:
+            index = tuple(slice(None) if n == -1 else slice(s, s + n) for s, n in extents)
+            out[index] = self._read_entry(skey, se, None)
+        return out
+
+    def close(self) -> None:
+        self._maps.clear()
+
+    def __enter__(self) -> "BundleReader":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[str]:
+        return (key_str(k) for k in self.tensor_keys())
+
+
+def _with_file(exc: errors.OpError, filename: str) -> errors.OpError:
+    if exc.filename is None:
+        msg = f"{exc.message}, in file {filename}"
+        return type(exc)(msg, filename=filename, key=exc.key, offset=exc.offset)
+    return exc
+
+
+def _with_file_call(fn: Any, filename: str) -> Any:
+    try:
+        return fn()
+    except errors.DataLossError as exc:
+        raise _with_file(exc, filename) from None
+
+
+def read_tensors(prefix: str, names: list[str], slice_specs: list[str],
+                 dtypes: list[Any]) -> list[np.ndarray]:
+    """The RestoreV2 kernel: each name whole or as a slice, checked against ``dtypes``.
+
+    Falls back to the V1 format when ``prefix.index`` does not exist, as TF does.
+    """
+    if not os.path.exists(index_filename(prefix)):
+        from tensorkeep.bundle import v1
+
+        return v1.read_tensors(prefix, names, slice_specs, dtypes)
+    reader = BundleReader(prefix)
+    result = []
+    for name, spec, want in zip(names, slice_specs, dtypes):
+        want_dt = _dt.as_dtype(want).base_dtype
+        got = reader.dtype(name)
+        if got is not want_dt:
+            raise errors.InvalidArgumentError(
+                f"tensor_name = {name}; expected dtype {_tf_type_name(want_dt)} does not equal "
+                f"original dtype {_tf_type_name(got)}")
+        value = reader.get(name)
+        if spec:
+            from tensorkeep.format.tensor_slice import parse_spec
+
+            full_shape, tslice = parse_spec(spec)
+            if tuple(full_shape) != tuple(value.shape):
+                raise errors.InvalidArgumentError(
+                    f"tensor {name}: requested full shape {list(full_shape)} but the checkpoint "
+                    f"holds {list(value.shape)}")
+            value = value[tuple(slice(None) if n == -1 else slice(s, s + n)
+                                for s, n in tslice.extents)]
+        result.append(value)
+    return result
+
+
+def _tf_type_name(dt: _dt.DType) -> str:
+    """TF's DataTypeString spelling used in RestoreV2's messages (float, double, int32...)."""
+    special = {"float32": "float", "float64": "double", "float16": "half"}
+    return special.get(dt.name, dt.name)
+
+
+__all__ = ["BundleReader", "read_tensors", "key_bytes", "key_str"]

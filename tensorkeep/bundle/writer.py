@@ -1,0 +1,264 @@
+"""BundleWriter: write a V2 tensor bundle (``P.index`` + ``P.data-*``), as TF's SaveV2 does.
+
+Tensors are appended to the data file(s) in the order they are added, packed
+without padding; the index (an SSTable: header under key ``""``, then one
+BundleEntryProto per key in byte order) is written by :meth:`finish`. Files are
+written under temporary names and published by rename: the data files first,
+the index last, so a bundle appears only once it is complete.
+
+Bytes are written straight from the arrays' buffers; the CRC of a large tensor
+runs in a helper thread while the same buffer is being written (both release
+the GIL), so a save costs the write, not the write plus the checksum.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from tensorkeep import dtypes as _dt
+from tensorkeep.bundle.naming import data_filename, index_filename
+from tensorkeep.errors import InvalidArgumentError, NotFoundError
+from tensorkeep.format import tensor_data
+from tensorkeep.format.crc32c import crc32c, mask
+from tensorkeep.format.entry import BundleEntry, BundleHeader
+from tensorkeep.io.files import AtomicWriter, translate_os_error
+
+_OVERLAP_BYTES = 1 << 20   # below this, checksum inline (a thread hop costs more)
+
+Extent = tuple[int, int]
+
+
+def _key_bytes(key: str | bytes) -> bytes:
+    return key if isinstance(key, bytes) else key.encode("utf-8", "surrogateescape")
+
+
+class BundleWriter:
+    """Write tensors into a new bundle at ``prefix``.
+
+    ``num_shards`` > 1 spreads tensors over that many data files (balanced by
+    bytes) under one index. ``fsync=False`` skips fsync (faster; a power loss may
+    lose this checkpoint, never an earlier one). ``makedirs=True`` creates
+    missing parent directories; otherwise, like TF, only the last level is made.
+    """
+
+    def __init__(self, prefix: str | os.PathLike[str], *, num_shards: int = 1, fsync: bool = True,
+                 makedirs: bool = False) -> None:
+        self.prefix = os.fspath(prefix)
+        if num_shards < 1:
+            raise InvalidArgumentError(f"num_shards must be >= 1, got {num_shards}")
+        self.num_shards = num_shards
+        self.fsync = fsync
+        parent = os.path.dirname(self.prefix)
+        if parent and not os.path.isdir(parent):
+            try:
+                if makedirs:
+                    os.makedirs(parent, exist_ok=True)
+                else:
+                    os.mkdir(parent)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise translate_os_error(exc, parent, "creating the checkpoint directory") from exc
+        if os.path.isdir(self.prefix):
+            raise InvalidArgumentError(
+                f"checkpoint prefix {self.prefix} is a directory; pass a path prefix inside it, "
+                f"e.g. {os.path.join(self.prefix, 'ckpt')}")
+        self._entries: dict[bytes, BundleEntry] = {}
+        self._partitioned: dict[bytes, tuple[int, tuple[int, ...], list[tuple[Extent, ...]]]] = {}
+        self._writers: list[AtomicWriter] = []
+        self._shard_bytes = [0] * num_shards
+        self._pool: ThreadPoolExecutor | None = None
+        self._finished = False
+        try:
+            for i in range(num_shards):
+                self._writers.append(AtomicWriter(data_filename(self.prefix, i, num_shards),
+                                                  fsync=fsync))
+        except BaseException:
+            self.abort()
+            raise
+
+    # -- adding tensors ------------------------------------------------------------
+
+    def add(self, key: str | bytes, value: Any) -> None:
+        """Append one whole tensor under ``key``."""
+        kb = _key_bytes(key)
+        if not kb:
+            raise InvalidArgumentError("the empty key is reserved for the bundle header")
+        if kb in self._entries or kb in self._partitioned:
+            raise InvalidArgumentError(f"Adding duplicate key: {_show(kb)}")
+        self._entries[kb] = self._write_tensor(kb, value)
+
+    def add_slice(self, full_name: str | bytes, full_shape: Sequence[int],
+                  extents: Sequence[Extent], value: Any) -> None:
+        """Append one slice of a partitioned tensor (FORMAT.md §3.8).
+
+        ``extents``: one ``(start, length)`` per dimension, length -1 = whole dim.
+        A slice covering the whole tensor is stored as an ordinary entry.
+        """
+        from tensorkeep.format.ordered_code import encode_tensor_name_slice
+
+        name = _key_bytes(full_name)
+        full_shape = tuple(int(d) for d in full_shape)
+        extents = tuple((int(s), int(n)) for s, n in extents)
+        if len(extents) != len(full_shape):
+            raise InvalidArgumentError(
+                f"slice of {_show(name)} has rank {len(extents)}, tensor rank {len(full_shape)}")
+        norm = tuple((s, -1) if (s == 0 and (n == -1 or n == d)) else (s, n)
+                     for (s, n), d in zip(extents, full_shape))
+        for (s, n), d in zip(norm, full_shape):
+            if n != -1 and (s < 0 or n < 0 or s + n > d):
+                raise InvalidArgumentError(
+                    f"slice extent ({s}, {n}) out of bounds for dimension {d} of {_show(name)}")
+        if all(n == -1 for _, n in norm):
+            self.add(name, value)
+            return
+        arr = np.asarray(value)
+        want = tuple(d if n == -1 else n for (s, n), d in zip(norm, full_shape))
+        if tuple(arr.shape) != want:
+            raise InvalidArgumentError(
+                f"slice of {_show(name)} has shape {list(arr.shape)}, expected {list(want)}")
+        if name in self._entries:
+            raise InvalidArgumentError(f"Adding duplicate key: {_show(name)}")
+        dtype = tensor_data.dtype_of(arr).as_datatype_enum
+        known = self._partitioned.get(name)
+        if known is None:
+            known = (dtype, full_shape, [])
+            self._partitioned[name] = known
+        elif known[0] != dtype or known[1] != full_shape:
+            raise InvalidArgumentError(f"slices of {_show(name)} disagree on dtype or shape")
+        if norm in known[2]:
+            raise InvalidArgumentError(f"Adding duplicate slice of {_show(name)}: {norm}")
+        slice_key = encode_tensor_name_slice(name, norm)
+        self._entries[slice_key] = self._write_tensor(slice_key, arr)
+        known[2].append(norm)
+
+    def _write_tensor(self, key: bytes, value: Any) -> BundleEntry:
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+        dtype = tensor_data.dtype_of(arr)
+        shape = tuple(int(d) for d in arr.shape)
+        shard = self._pick_shard()
+        writer = self._writers[shard]
+        offset = writer.bytes_written
+        if dtype is _dt.string:
+            buffers, size, crc = tensor_data.encode_strings(tensor_data.string_elements(arr))
+            for b in buffers:
+                writer.write(b)
+        else:
+            buf = tensor_data.numeric_buffer(arr, dtype)
+            size = len(buf)
+            if size >= _OVERLAP_BYTES:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="tensorkeep-crc")
+                fut = self._pool.submit(crc32c, buf)
+                try:
+                    writer.write(buf)
+                finally:
+                    raw = fut.result()
+            else:
+                raw = crc32c(buf)
+                writer.write(buf)
+            crc = mask(raw)
+        self._shard_bytes[shard] += size
+        return BundleEntry(dtype.as_datatype_enum, shape, shard, offset, size, crc)
+
+    def _pick_shard(self) -> int:
+        if self.num_shards == 1:
+            return 0
+        sizes = self._shard_bytes
+        return sizes.index(min(sizes))
+
+    # -- publishing ------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Publish: rename the data files, then write and rename the index."""
+        from tensorkeep.format.table import TableBuilder
+
+        if self._finished:
+            return
+        try:
+            entries = dict(self._entries)
+            for name, (dtype, shape, slices) in self._partitioned.items():
+                entries[name] = BundleEntry(dtype, shape, slices=tuple(slices))
+            for w in self._writers:
+                w.commit()
+            with AtomicWriter(index_filename(self.prefix), fsync=self.fsync) as out:
+                table = TableBuilder(out.write)
+                table.add(b"", BundleHeader(num_shards=self.num_shards).encode())
+                for key in sorted(entries):
+                    table.add(key, entries[key].encode())
+                table.finish()
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._close_pool()
+        self._finished = True
+
+    def abort(self) -> None:
+        """Remove every temporary file; nothing is published."""
+        for w in self._writers:
+            w.abort()
+        self._close_pool()
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> "BundleWriter":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()
+
+
+def _show(key: bytes) -> str:
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return repr(key)
+
+
+def write_bundle(prefix: str | os.PathLike[str], tensors: Mapping[str, Any], *, num_shards: int = 1,
+                 fsync: bool = True, makedirs: bool = False) -> str:
+    """Write ``tensors`` (name -> array) as a bundle; returns the prefix.
+
+    Tensors go into the data file in sorted-name order (as TF's Saver writes them),
+    so the same tensors always give the same bytes.
+    """
+    prefix = os.fspath(prefix)
+    with BundleWriter(prefix, num_shards=num_shards, fsync=fsync, makedirs=makedirs) as w:
+        for name in sorted(tensors, key=_key_bytes):
+            w.add(name, tensors[name])
+    return prefix
+
+
+def write_tensors(prefix: str, names: Sequence[str], slice_specs: Sequence[str],
+                  arrays: Sequence[Any], *, fsync: bool = True) -> None:
+    """The SaveV2 kernel: tensors in the given order, each whole or as a slice spec."""
+    from tensorkeep.format.tensor_slice import parse_spec
+
+    if not (len(names) == len(slice_specs) == len(arrays)):
+        raise InvalidArgumentError(
+            f"SaveV2 got {len(names)} names, {len(slice_specs)} slice specs and {len(arrays)} tensors")
+    try:
+        writer = BundleWriter(prefix, fsync=fsync)
+    except NotFoundError:
+        raise
+    with writer:
+        for name, spec, arr in zip(names, slice_specs, arrays):
+            if not spec:
+                writer.add(name, arr)
+            else:
+                full_shape, tslice = parse_spec(spec)
+                writer.add_slice(name, full_shape, tslice.extents, arr)
+
+
+__all__ = ["BundleWriter", "write_bundle", "write_tensors"]
