@@ -380,3 +380,21 @@ def test_failed_save_publishes_nothing(tmp_path):
     with pytest.raises(errors.InvalidArgumentError):
         write_bundle(str(tmp_path / "g"), {"a": np.ones(1), "b": np.array([object()])})
     assert os.listdir(tmp_path) == []
+
+
+def test_partitioned_save_bytes_identical_to_tensorflow(tf, tmp_path):
+    from tensorkeep.bundle import write_tensors
+
+    full = make(np.float32, (4, 2))
+    other = make(np.int64, (6, 3))
+    names = ["w", "w", "x", "x", "plain"]
+    specs = ["4 2 0,2:0,2", "4 2 2,2:0,2", "6 3 0,6:0,1", "6 3 -:1,2", ""]
+    values = [full[:2], full[2:], other[:, :1], other[:, 1:], np.arange(3, dtype=np.int32)]
+    tf.raw_ops.SaveV2(prefix=str(tmp_path / "tf"), tensor_names=names, shape_and_slices=specs,
+                      tensors=[tf.constant(v) for v in values])
+    write_tensors(str(tmp_path / "tk"), names, specs, values)
+    for suffix in (".index", ".data-00000-of-00001"):
+        assert open(str(tmp_path / "tk") + suffix, "rb").read() == \
+            open(str(tmp_path / "tf") + suffix, "rb").read(), suffix
+    r = tf.train.load_checkpoint(str(tmp_path / "tk"))
+    assert np.array_equal(r.get_tensor("w"), full) and np.array_equal(r.get_tensor("x"), other)

@@ -25,6 +25,7 @@ from tensorkeep.errors import InvalidArgumentError, NotFoundError
 from tensorkeep.format import tensor_data
 from tensorkeep.format.crc32c import crc32c, mask
 from tensorkeep.format.entry import BundleEntry, BundleHeader
+from tensorkeep.format.tensor_slice import TensorSlice
 from tensorkeep.io.files import AtomicWriter, translate_os_error
 
 _OVERLAP_BYTES = 1 << 20   # below this, checksum inline (a thread hop costs more)
@@ -107,17 +108,16 @@ class BundleWriter:
         if len(extents) != len(full_shape):
             raise InvalidArgumentError(
                 f"slice of {_show(name)} has rank {len(extents)}, tensor rank {len(full_shape)}")
-        norm = tuple((s, -1) if (s == 0 and (n == -1 or n == d)) else (s, n)
-                     for (s, n), d in zip(extents, full_shape))
-        for (s, n), d in zip(norm, full_shape):
-            if n != -1 and (s < 0 or n < 0 or s + n > d):
-                raise InvalidArgumentError(
-                    f"slice extent ({s}, {n}) out of bounds for dimension {d} of {_show(name)}")
-        if all(n == -1 for _, n in norm):
+        try:
+            tslice = TensorSlice(extents)
+            want = tslice.slice_shape(full_shape)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"bad slice of {_show(name)}: {exc.message}") from None
+        if tslice.is_full(full_shape):     # TF stores a covering slice as an ordinary entry
             self.add(name, value)
             return
+        norm = tslice.extents
         arr = np.asarray(value)
-        want = tuple(d if n == -1 else n for (s, n), d in zip(norm, full_shape))
         if tuple(arr.shape) != want:
             raise InvalidArgumentError(
                 f"slice of {_show(name)} has shape {list(arr.shape)}, expected {list(want)}")

@@ -36,8 +36,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Union
 
-from tensorkeep.errors import data_loss
+from tensorkeep.errors import DataLossError, data_loss
 from tensorkeep.format.coding import decode_varint, encode_signed_varint64, encode_varint, to_signed64
+from tensorkeep.format.tensor_slice import TensorSlice
 
 Buffer = Union[bytes, bytearray, memoryview]
 Extent = tuple[int, int]  # (start, length); length -1 = the whole dimension
@@ -182,34 +183,16 @@ def decode_shape(buf: Buffer, *, key: bytes | None = None, base: int = 0,
 
 
 def encode_slice(extents: tuple[Extent, ...]) -> bytes:
-    """TensorSliceProto: one Extent per dim; a full dim (length -1) is an empty Extent."""
-    out = bytearray()
-    for start, length in extents:
-        if length < 0:
-            out += b"\x0a\x00"
-            continue
-        ext = bytearray()
-        if start:
-            ext += b"\x08" + encode_signed_varint64(start)
-        ext += b"\x10" + encode_signed_varint64(length)   # in a oneof: always emitted
-        out += b"\x0a" + encode_varint(len(ext)) + ext
-    return bytes(out)
+    """TensorSliceProto bytes (the one codec lives in :mod:`tensor_slice`)."""
+    return TensorSlice(extents).encode()
 
 
 def decode_slice(buf: Buffer, *, key: bytes | None = None, base: int = 0) -> tuple[Extent, ...]:
-    extents: list[Extent] = []
-    for number, wire, value, pos in _fields(buf, key, base):
-        if number == 1 and wire == 2:
-            start, length = 0, -1
-            for n2, w2, v2, p2 in _fields(value, key, pos):
-                if n2 == 1 and w2 == 0:
-                    start = to_signed64(v2)
-                elif n2 == 2 and w2 == 0:
-                    length = to_signed64(v2)
-            if start < 0 or length < -1:
-                raise data_loss(f"invalid slice extent ({start}, {length})", key=key, offset=pos)
-            extents.append((start, length))
-    return tuple(extents)
+    try:
+        return TensorSlice.decode(buf).extents
+    except DataLossError as exc:
+        raise data_loss(f"bad slice in bundle entry ({exc.message})", key=key,
+                        offset=base + (exc.offset or 0)) from None
 
 
 # -- generic proto3 wire walking ------------------------------------------------
