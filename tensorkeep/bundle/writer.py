@@ -14,6 +14,7 @@ the GIL), so a save costs the write, not the write plus the checksum.
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping, Sequence
 
@@ -26,7 +27,8 @@ from tensorkeep.format import tensor_data
 from tensorkeep.format.crc32c import crc32c, mask
 from tensorkeep.format.entry import BundleEntry, BundleHeader
 from tensorkeep.format.tensor_slice import TensorSlice
-from tensorkeep.io.files import AtomicWriter, translate_os_error
+from tensorkeep.io.files import (AtomicWriter, remove_if_unlocked, remove_stale_temps,
+                                  translate_os_error)
 
 _OVERLAP_BYTES = 1 << 20   # below this, checksum inline (a thread hop costs more)
 
@@ -68,6 +70,12 @@ class BundleWriter:
             raise InvalidArgumentError(
                 f"checkpoint prefix {self.prefix} is a directory; pass a path prefix inside it, "
                 f"e.g. {os.path.join(self.prefix, 'ckpt')}")
+        # Leftovers of saves killed in this directory: unlocked temporary files, and
+        # data files of this prefix published without their index.
+        remove_stale_temps(parent or ".")
+        if not os.path.exists(index_filename(self.prefix)):
+            for path in _data_files_of(self.prefix):
+                remove_if_unlocked(path)
         self._entries: dict[bytes, BundleEntry] = {}
         self._partitioned: dict[bytes, tuple[int, tuple[int, ...], list[tuple[Extent, ...]]]] = {}
         self._writers: list[AtomicWriter] = []
@@ -197,6 +205,11 @@ class BundleWriter:
         finally:
             self._close_pool()
         self._finished = True
+        # Data files of an earlier bundle at this prefix with another shard count.
+        ours = {data_filename(self.prefix, i, self.num_shards) for i in range(self.num_shards)}
+        for path in _data_files_of(self.prefix):
+            if path not in ours:
+                remove_if_unlocked(path)
 
     def abort(self) -> None:
         """Remove every temporary file; nothing is published."""
@@ -217,6 +230,17 @@ class BundleWriter:
             self.finish()
         else:
             self.abort()
+
+
+def _data_files_of(prefix: str) -> list[str]:
+    """The existing ``prefix.data-NNNNN-of-NNNNN`` files (matched literally, no glob)."""
+    directory, base = os.path.split(prefix)
+    pattern = re.compile(re.escape(base) + r"\.data-\d{5,}-of-\d{5,}", re.DOTALL)
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return []
+    return [os.path.join(directory, n) for n in names if pattern.fullmatch(n)]
 
 
 def _show(key: bytes) -> str:

@@ -249,7 +249,11 @@ def remove_checkpoint(checkpoint_prefix: PathLike,
     prefix = os.fspath(checkpoint_prefix)
     version = 2 if checkpoint_format_version == saver_pb2.SaverDef.V2 else 1
     removed = []
-    for path in _owned_files(prefix, version, meta_graph_suffix):
+    # The index goes first: a deletion cut short then leaves data files without an
+    # index (never listed as a checkpoint), not an index whose data is gone.
+    owned = sorted(_owned_files(prefix, version, meta_graph_suffix),
+                   key=lambda p: (not p.endswith(".index"), p))
+    for path in owned:
         if os.path.isdir(path):
             continue
         try:

@@ -14,19 +14,30 @@ OS errors become ``tensorkeep.errors`` classes naming the path.
 from __future__ import annotations
 
 import errno
+import logging
 import mmap
 import os
+import re
 import secrets
 from types import TracebackType
 from typing import Iterable, Union
 
 from tensorkeep import errors
 
+try:  # POSIX advisory locks mark a temporary file as "being written"
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - Windows: no locks, so no leftover cleanup
+    _fcntl = None  # type: ignore[assignment]
+
+logger = logging.getLogger("tensorkeep")
+
 Buffer = Union[bytes, bytearray, memoryview]
 
 # Temporary names: TensorFlow's BundleWriter uses "<final>.tempstate<uint64>",
 # its state file writer "<final>.tmp<uuid hex>". Both are recognised as leftovers.
 TEMP_MARKERS = (".tempstate", ".tmp")
+# Exactly the names temp_name() makes; cleanup touches nothing else.
+_TEMP_NAME = re.compile(r".+(?:\.tempstate\d{1,20}|\.tmp[0-9a-f]{32})", re.DOTALL)
 
 
 def translate_os_error(exc: OSError, path: str | os.PathLike[str], action: str) -> errors.OpError:
@@ -138,10 +149,32 @@ class AtomicWriter:
         self.fsync = fsync
         self.tmp_path = temp_name(self.path, marker)
         self.bytes_written = 0
-        try:
-            self._fd: int | None = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except OSError as exc:
-            raise translate_os_error(exc, self.tmp_path, "creating") from exc
+        self._fd: int | None = self._create_locked(marker)
+
+    def _create_locked(self, marker: str) -> int:
+        """Create the temporary file and hold an exclusive lock on it while it is written.
+
+        The lock tells :func:`remove_stale_temps` (run by later saves) that the file
+        belongs to a live writer; a killed writer's lock vanishes with it. If a
+        cleaner removed the name between create and lock, start over with a new name.
+        """
+        for _ in range(100):
+            try:
+                fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except OSError as exc:
+                raise translate_os_error(exc, self.tmp_path, "creating") from exc
+            if _fcntl is None:
+                return fd
+            try:
+                _fcntl.flock(fd, _fcntl.LOCK_EX)
+                if os.fstat(fd).st_nlink > 0:
+                    return fd
+            except OSError:
+                return fd  # a filesystem without flock: write unlocked
+            os.close(fd)
+            self.tmp_path = temp_name(self.path, marker)
+        raise errors.UnavailableError(f"{self.path}: could not create a temporary file",
+                                      filename=self.path)
 
     def write(self, data: Buffer) -> None:
         """Write all of ``data`` (any buffer; no copy is made)."""
@@ -154,7 +187,8 @@ class AtomicWriter:
                 done += os.write(self._fd, view[done:] if done else view)
         except OSError as exc:
             self.abort()
-            raise translate_os_error(exc, self.tmp_path, "writing") from exc
+            raise translate_os_error(exc, self.path, f"writing its temporary file {self.tmp_path}"
+                                     ) from exc
         self.bytes_written += total
 
     def writev(self, buffers: Iterable[Buffer]) -> None:
@@ -162,22 +196,21 @@ class AtomicWriter:
             self.write(b)
 
     def commit(self) -> None:
-        """fsync (unless disabled), close, rename over the final name, fsync the directory."""
+        """fsync (unless disabled), rename over the final name, close, fsync the directory."""
         fd = self._fd
         if fd is None:
             return
         self._fd = None
+        # Renamed while still open, so its lock keeps cleaners off it until published.
         try:
             if self.fsync:
                 os.fsync(fd)
-            os.close(fd)
-            fd = -1
             os.replace(self.tmp_path, self.path)
         except OSError as exc:
-            if fd >= 0:
-                os.close(fd)
             _silent_remove(self.tmp_path)
             raise translate_os_error(exc, self.path, "publishing") from exc
+        finally:
+            os.close(fd)
         if self.fsync:
             fsync_dir(os.path.dirname(self.path) or ".")
 
@@ -220,6 +253,63 @@ def _silent_remove(path: str) -> None:
         pass
 
 
+def is_temp_name(name: str) -> bool:
+    """True for a name :func:`temp_name` makes (``*.tempstate<digits>``, ``*.tmp<32 hex>``)."""
+    return _TEMP_NAME.fullmatch(os.path.basename(name)) is not None
+
+
+def remove_if_unlocked(path: str) -> bool:
+    """Delete ``path`` if no live process holds a lock on it; True if deleted.
+
+    A writer locks its temporary file for as long as it writes it (see
+    :class:`AtomicWriter`), so an unlocked temporary file is a killed save's.
+    """
+    if _fcntl is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        try:
+            _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+        except OSError:
+            return False  # a live writer holds it (or no flock here): leave it
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            logger.warning("could not remove the leftover temporary file %s: %s", path, exc)
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(directory: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporary files killed saves left in ``directory``; returns their paths.
+
+    Only regular files named as :func:`temp_name` names them and not locked by a
+    live writer are removed, so a concurrent save in the same directory is safe.
+    """
+    directory = os.fspath(directory) or "."
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if not is_temp_name(name):
+            continue
+        path = os.path.join(directory, name)
+        if os.path.islink(path) or not os.path.isfile(path):
+            continue
+        if remove_if_unlocked(path):
+            removed.append(path)
+    return removed
+
+
 def remove(path: str | os.PathLike[str]) -> None:
     """Delete a file (NotFoundError / PermissionDeniedError naming it on failure)."""
     try:
@@ -237,4 +327,4 @@ def makedirs(path: str | os.PathLike[str]) -> None:
 
 __all__ = ["read_bytes", "file_size", "map_file", "read_into", "fsync_dir", "temp_name",
            "AtomicWriter", "atomic_write", "remove", "makedirs", "translate_os_error",
-           "TEMP_MARKERS"]
+           "TEMP_MARKERS", "is_temp_name", "remove_if_unlocked", "remove_stale_temps"]
