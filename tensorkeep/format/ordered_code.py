@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from typing import Sequence, Union
 
-from tensorkeep.errors import DataLossError, data_loss
+from tensorkeep.errors import data_loss
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -66,16 +66,17 @@ def encode_num_increasing(value: int) -> bytes:
     return bytes((n,)) + value.to_bytes(n, "big")
 
 
-def decode_num_increasing(buf: Buffer, pos: int = 0) -> tuple[int, int]:
+def decode_num_increasing(buf: Buffer, pos: int = 0, *,
+                          key: bytes | None = None) -> tuple[int, int]:
     """Decode a NumIncreasing at ``pos``; returns (value, position after it)."""
     if pos >= len(buf):
-        raise data_loss("bad ordered code: truncated number", offset=pos)
+        raise data_loss("bad ordered code: truncated number", key=key, offset=pos)
     n = buf[pos]
     if n > 8:
-        raise data_loss(f"bad ordered code: number length {n} > 8", offset=pos)
+        raise data_loss(f"bad ordered code: number length {n} > 8", key=key, offset=pos)
     end = pos + 1 + n
     if end > len(buf):
-        raise data_loss("bad ordered code: truncated number", offset=pos)
+        raise data_loss("bad ordered code: truncated number", key=key, offset=pos)
     return int.from_bytes(buf[pos + 1:end], "big"), end
 
 
@@ -91,7 +92,7 @@ def _escape(match: re.Match[bytes]) -> bytes:
     return b"\x00\xff" if match.group() == b"\x00" else b"\xff\x00"
 
 
-def decode_string(buf: Buffer, pos: int = 0) -> tuple[bytes, int]:
+def decode_string(buf: Buffer, pos: int = 0, *, key: bytes | None = None) -> tuple[bytes, int]:
     """Decode an OrderedCode string at ``pos``; returns (bytes, position after it)."""
     data = bytes(buf)
     out = []
@@ -100,7 +101,7 @@ def decode_string(buf: Buffer, pos: int = 0) -> tuple[bytes, int]:
     while True:
         m = _ESCAPED.search(data, p)
         if m is None or m.start() + 1 >= n:
-            raise data_loss("bad ordered code: unterminated string", offset=pos)
+            raise data_loss("bad ordered code: unterminated string", key=key, offset=pos)
         i = m.start()
         out.append(data[p:i])
         nxt = data[i + 1]
@@ -108,11 +109,11 @@ def decode_string(buf: Buffer, pos: int = 0) -> tuple[bytes, int]:
             if nxt == 0x01:
                 return b"".join(out), i + 2
             if nxt != 0xFF:
-                raise data_loss(f"bad ordered code: 00 {nxt:02X} in a string", offset=i)
+                raise data_loss(f"bad ordered code: 00 {nxt:02X} in a string", key=key, offset=i)
             out.append(b"\x00")
         else:
             if nxt != 0x00:
-                raise data_loss(f"bad ordered code: FF {nxt:02X} in a string", offset=i)
+                raise data_loss(f"bad ordered code: FF {nxt:02X} in a string", key=key, offset=i)
             out.append(b"\xff")
         p = i + 2
 
@@ -134,18 +135,19 @@ def encode_signed_num_increasing(value: int) -> bytes:
     return (body ^ _HEADER[n]).to_bytes(n, "big")
 
 
-def decode_signed_num_increasing(buf: Buffer, pos: int = 0) -> tuple[int, int]:
+def decode_signed_num_increasing(buf: Buffer, pos: int = 0, *,
+                                 key: bytes | None = None) -> tuple[int, int]:
     """Decode a SignedNumIncreasing at ``pos``; returns (value, position after it)."""
     size = len(buf)
     if pos >= size:
-        raise data_loss("bad ordered code: truncated signed number", offset=pos)
+        raise data_loss("bad ordered code: truncated signed number", key=key, offset=pos)
     flip = 0x00 if buf[pos] & 0x80 else 0xFF  # top bit clear: negative, normalise by XOR
     first = buf[pos] ^ flip
     if first != 0xFF:
         n = 8 - (first ^ 0xFF).bit_length()  # the number of leading 1-bits of `first`
     else:
         if pos + 2 > size:
-            raise data_loss("bad ordered code: truncated signed number", offset=pos)
+            raise data_loss("bad ordered code: truncated signed number", key=key, offset=pos)
         second = buf[pos + 1] ^ flip
         if second < 0x80:
             n = 8
@@ -153,15 +155,15 @@ def decode_signed_num_increasing(buf: Buffer, pos: int = 0) -> tuple[int, int]:
             n = 9
         else:
             if pos + 3 > size:
-                raise data_loss("bad ordered code: truncated signed number", offset=pos)
+                raise data_loss("bad ordered code: truncated signed number", key=key, offset=pos)
             third = buf[pos + 2] ^ flip
             if second != 0xC0 or third >= 0x80:
                 raise data_loss("bad ordered code: signed number longer than 64 bits",
-                                offset=pos)
+                                key=key, offset=pos)
             n = 10
     end = pos + n
     if end > size:
-        raise data_loss("bad ordered code: truncated signed number", offset=pos)
+        raise data_loss("bad ordered code: truncated signed number", key=key, offset=pos)
     body = int.from_bytes(buf[pos:end], "big") ^ _HEADER[n]
     if body >> (8 * n - 1):  # sign bit of the n-byte two's complement
         body -= 1 << (8 * n)
@@ -186,29 +188,26 @@ def encode_tensor_name_slice(name: str | bytes, extents: Sequence[tuple[int, int
 def decode_tensor_name_slice(key: Buffer) -> tuple[bytes, list[tuple[int, int]]]:
     """Split a slice key into (tensor name, extents); a full dimension is (0, -1).
 
-    Bytes after the last extent are ignored, as TF does.
+    Bytes after the last extent are ignored, as TF does. Errors name the key.
     """
     data = bytes(key)
-    try:
-        lead, p = decode_num_increasing(data, 0)
-        if lead != 0:
-            raise data_loss(f"bad slice key: leading number is {lead}, not 0", offset=0)
-        name, p = decode_string(data, p)
-        rank_pos = p
-        rank, p = decode_num_increasing(data, p)
-        if rank == 0:
-            raise data_loss("bad slice key: rank 0 (a scalar cannot be sliced)",
-                            offset=rank_pos)
-        if rank > len(data):  # each dimension takes at least two bytes
-            raise data_loss(f"bad slice key: rank {rank} does not fit in the key",
-                            offset=rank_pos)
-        extents = []
-        for _ in range(rank):
-            start, p = decode_signed_num_increasing(data, p)
-            length, p = decode_signed_num_increasing(data, p)
-            extents.append((start, length) if length >= 0 else (0, _FULL_EXTENT))
-    except DataLossError as e:
-        raise data_loss(e.message, key=data, offset=e.offset) from None
+    lead, p = decode_num_increasing(data, 0, key=data)
+    if lead != 0:
+        raise data_loss(f"bad slice key: leading number is {lead}, not 0", key=data, offset=0)
+    name, p = decode_string(data, p, key=data)
+    rank_pos = p
+    rank, p = decode_num_increasing(data, p, key=data)
+    if rank == 0:
+        raise data_loss("bad slice key: rank 0 (a scalar cannot be sliced)", key=data,
+                        offset=rank_pos)
+    if rank > len(data):  # each dimension takes at least two bytes
+        raise data_loss(f"bad slice key: rank {rank} does not fit in the key", key=data,
+                        offset=rank_pos)
+    extents = []
+    for _ in range(rank):
+        start, p = decode_signed_num_increasing(data, p, key=data)
+        length, p = decode_signed_num_increasing(data, p, key=data)
+        extents.append((start, length) if length >= 0 else (0, _FULL_EXTENT))
     return name, extents
 
 

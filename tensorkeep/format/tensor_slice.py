@@ -145,7 +145,8 @@ class TensorSlice:
             if length == FULL_EXTENT:
                 out += b"\x0a\x00"
                 continue
-            body = (b"\x08" + encode_varint(start) if start else b"") + b"\x10" + encode_varint(length)
+            body = b"\x08" + encode_varint(start) if start else b""  # proto3: 0 is omitted
+            body += b"\x10" + encode_varint(length)  # in a oneof: always emitted
             out += b"\x0a" + encode_varint(len(body)) + body
         return bytes(out)
 
@@ -175,7 +176,7 @@ class TensorSlice:
 
 
 def _decode_extent(data: bytes, begin: int, end: int) -> tuple[int, int]:
-    """One Extent message from ``data[begin:end]``, validated as TensorSlice::BuildTensorSlice does."""
+    """One Extent from ``data[begin:end]``, validated as TF's BuildTensorSlice does."""
     start = 0
     length = FULL_EXTENT  # no length field: the oneof is unset
     p = begin
