@@ -42,17 +42,19 @@ def max_decompressed_length(compressed_size: int) -> int:
     return compressed_size * MAX_EXPANSION
 
 
-def decompress(data: Buffer, *, max_output: int, base_offset: int = 0) -> bytes:
+def decompress(data: Buffer, *, max_output: int, base_offset: int = 0,
+               filename: str | None = None, key: bytes | None = None) -> bytes:
     """Decode raw Snappy ``data``; its declared length must be <= ``max_output``.
 
-    ``base_offset`` (the file offset of ``data[0]``) is used in error messages.
+    ``base_offset`` (the file offset of ``data[0]``), ``filename`` and ``key``
+    only locate the bytes in error messages.
     """
     src = bytes(data)
     n = len(src)
 
     def corrupt(what: str, pos: int) -> DataLossError:
-        return data_loss(f"corrupted compressed block contents: {what}",
-                         offset=base_offset + pos)
+        return data_loss(f"corrupted compressed block contents: {what}", filename=filename,
+                         key=key, offset=base_offset + pos)
 
     try:
         length, p = decode_varint32(src, 0, n, "snappy uncompressed length")

@@ -52,11 +52,13 @@ DEFAULT_RESTART_INTERVAL = 16  # table::Options default block_restart_interval
 OVERLY_LARGE_BLOCK_RATIO = 2  # kOverlyLargeBlockRatio in table_builder.cc
 
 _U32 = struct.Struct("<I")
-_TYPE_BYTES = (b"\x00", b"\x01")
 
 
 def find_shortest_separator(start: bytes, limit: bytes) -> bytes:
-    """A short key k with start <= k < limit (or ``start`` unchanged), as LevelDB's bytewise comparator."""
+    """A short key k, start <= k < limit, or ``start`` itself (LevelDB's bytewise comparator).
+
+    Used for the index key of every data block but the last.
+    """
     d = common_prefix_length(start, limit)
     if d >= min(len(start), len(limit)):
         return start  # one is a prefix of the other
@@ -111,7 +113,8 @@ class TableBuilder:
         """Bytes written so far (the total once ``finish`` returned)."""
         return self._offset
 
-    def add(self, key: bytes | bytearray | memoryview, value: bytes | bytearray | memoryview) -> None:
+    def add(self, key: bytes | bytearray | memoryview,
+            value: bytes | bytearray | memoryview) -> None:
         """Append an entry; keys must be strictly increasing (unsigned bytewise)."""
         if self._closed:
             raise RuntimeError("TableBuilder.add after finish")
@@ -225,11 +228,9 @@ class Table:
         if block_type == NO_COMPRESSION:
             return Block(contents, start, filename=self.filename)
         if block_type == SNAPPY_COMPRESSION:
-            try:
-                raw = snappy.decompress(contents, base_offset=start,
-                                        max_output=snappy.max_decompressed_length(size))
-            except DataLossError as e:
-                raise self._corrupt(f"{what}: {e.message}", start, key) from None
+            raw = snappy.decompress(contents, max_output=snappy.max_decompressed_length(size),
+                                    base_offset=start, filename=self.filename, key=key)
+            # Offsets in errors from this block count within the decompressed bytes.
             return Block(raw, start, filename=self.filename)
         raise self._corrupt(f"bad block type {block_type} in {what}", end, key)
 
