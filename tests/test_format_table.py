@@ -9,7 +9,6 @@ and require ``TableBuilder`` to re-create TF's ``.index`` byte for byte.
 from __future__ import annotations
 
 import struct
-import time
 import tracemalloc
 
 import pytest
@@ -538,23 +537,19 @@ def test_table_reads_snappy_blocks() -> None:
         read_all(Table(bytes(bad)))
 
 
-# -- performance ----------------------------------------------------------------------------
+# -- large indexes (speed is measured in benchmarks/, never asserted here) ---------------
 
-def test_large_index_parses_quickly() -> None:
+def test_large_index_many_blocks() -> None:
     items = [(b"model/layer_%05d/kernel/.ATTRIBUTES/VARIABLE_VALUE" % i, b"\x08\x01\x12\x00")
              for i in range(10_000)]
     data = build(items, block_size=64)  # ~10,000 data blocks, one index entry each
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        table = Table(data)
-        best = min(best, time.perf_counter() - start)
+    table = Table(data)
     assert table.num_data_blocks >= 5000
-    assert best < 0.1, f"parsing a {table.num_data_blocks}-entry index took {best * 1e3:.1f} ms"
+    assert [k for k, _ in table.items()] == [k for k, _ in items]
+    for k, v in items[::997]:
+        assert bytes(table.get(k)) == v
     table = Table(build(items))
-    start = time.perf_counter()
     assert sum(1 for _ in table.items()) == 10_000
-    assert time.perf_counter() - start < 0.2
 
 
 # -- against TensorFlow ---------------------------------------------------------------------
