@@ -1,0 +1,134 @@
+"""tensorkeep.save / tensorkeep.load with numpy: names, dtypes, restore into mappings, TF both ways."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorkeep
+from tensorkeep import dtypes as _dt
+from tensorkeep import errors
+
+NUMERIC = [d for d in _dt.all_dtypes() if d.numpy is not None and d.kind != "quantized"]
+
+
+def test_nested_names_and_values(tmp_path):
+    state = {"a": np.arange(6.0).reshape(2, 3), "b": {"c": np.int32(3), "s": "hi"},
+             "betas": (0.9, 0.999), "layers": [np.ones(2), np.zeros(3)], "none": None}
+    prefix = tensorkeep.save(state, tmp_path / "ckpt")
+    ck = tensorkeep.load(prefix)
+    assert sorted(ck) == ["a", "b/c", "b/s", "betas", "layers/0", "layers/1"]
+    np.testing.assert_array_equal(ck["a"], state["a"])
+    assert ck["b/c"].dtype == np.int32 and ck["b/c"][()] == 3
+    assert ck["b/s"][()] == b"hi"
+    np.testing.assert_array_equal(ck["betas"], [0.9, 0.999])
+    assert not ck["a"].flags.writeable
+
+
+@pytest.mark.parametrize("dt", NUMERIC, ids=lambda d: d.name)
+def test_dtype_identity(tmp_path, dt):
+    arr = np.arange(-3, 3).reshape(2, 3).astype(dt.numpy) if dt.kind != "bool" else \
+        np.array([[True, False, True], [False, False, True]])
+    tensorkeep.save({"x": arr, "scalar": arr.reshape(-1)[1]}, tmp_path / "c")
+    ck = tensorkeep.load(tmp_path / "c")
+    assert ck.dtype("x") is dt
+    assert ck["x"].dtype == arr.dtype
+    assert ck["x"].tobytes() == arr.tobytes()
+    assert ck["scalar"].shape == ()
+
+
+def test_load_names_and_directory(tmp_path):
+    tensorkeep.save({"a": np.ones(2), "b": np.zeros(2)}, tmp_path / "c")
+    ck = tensorkeep.load(tmp_path / "c", names=["b"])
+    assert list(ck) == ["b"]
+    with pytest.raises(errors.NotFoundError, match="zz"):
+        tensorkeep.load(tmp_path / "c", names=["zz"])
+    with pytest.raises(KeyError):
+        tensorkeep.load(tmp_path / "c")["nope"]
+
+
+def test_restore_into_mapping_in_place(tmp_path):
+    tensorkeep.save({"w": np.arange(4.0), "cfg": {"lr": 0.5, "n": 3}, "l": [1, 2]}, tmp_path / "c")
+    w = np.zeros(4)
+    target = {"w": w, "cfg": {"lr": 0.0, "n": 0}, "l": [0, 0]}
+    report = tensorkeep.load(tmp_path / "c", into=target)
+    assert report.missing_keys == [] and report.unexpected_keys == []
+    np.testing.assert_array_equal(w, np.arange(4.0))       # the same array object, filled
+    assert target["w"] is w
+    assert target["cfg"] == {"lr": 0.5, "n": 3} and type(target["cfg"]["n"]) is int
+    assert target["l"] == [1, 2]
+
+
+def test_restore_casts_like_copy(tmp_path):
+    tensorkeep.save({"w": np.arange(4.0)}, tmp_path / "c")
+    w = np.zeros(4, np.float32)
+    tensorkeep.load(tmp_path / "c", into={"w": w})
+    assert w.dtype == np.float32 and w[3] == 3.0
+
+
+def test_strict_missing_and_unexpected(tmp_path):
+    tensorkeep.save({"a": np.ones(2), "extra": np.ones(1)}, tmp_path / "c")
+    target = {"a": np.zeros(2), "b": np.zeros(3)}
+    with pytest.raises(RuntimeError, match=r'missing key\(s\) in checkpoint: "b".*unexpected key\(s\)'
+                                           r' in checkpoint: "extra"'):
+        tensorkeep.load(tmp_path / "c", into=target)
+    report = tensorkeep.load(tmp_path / "c", into=target, strict=False)
+    assert report == (["b"], ["extra"])
+    np.testing.assert_array_equal(target["a"], np.ones(2))
+
+
+def test_shape_mismatch_raises_even_when_not_strict(tmp_path):
+    tensorkeep.save({"a": np.ones(2)}, tmp_path / "c")
+    with pytest.raises(ValueError, match=r"size mismatch for a: the checkpoint has shape \[2\], "
+                                         r"the target has shape \[3\]"):
+        tensorkeep.load(tmp_path / "c", into={"a": np.zeros(3)}, strict=False)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({1.5: np.ones(1)}, "names must be strings"),
+    ({"": np.ones(1)}, "empty tensor name"),
+    ({"a/b": np.ones(1), "a": {"b": np.ones(1)}}, "duplicate tensor name 'a/b'"),
+    ({"a": object()}, "not an array"),
+    (np.ones(3), "takes a mapping"),
+])
+def test_save_rejects(tmp_path, bad, match):
+    with pytest.raises(errors.InvalidArgumentError, match=match):
+        tensorkeep.save(bad, tmp_path / "c")
+    assert not list(tmp_path.iterdir()) or not (tmp_path / "c.index").exists()
+
+
+def test_restore_into_non_mapping(tmp_path):
+    tensorkeep.save({"a": np.ones(2)}, tmp_path / "c")
+    with pytest.raises(errors.InvalidArgumentError, match="cannot restore into a int"):
+        tensorkeep.load(tmp_path / "c", into=3)
+
+
+def test_import_has_no_framework_side_effects(run_python, tmp_path):
+    out = run_python(f"""
+        import sys, numpy as np, tensorkeep
+        tensorkeep.save({{"a": np.ones(2)}}, {str(tmp_path / 'c')!r})
+        dict(tensorkeep.load({str(tmp_path / 'c')!r}))
+        print(sorted(m for m in ("torch", "jax", "tensorflow", "safetensors") if m in sys.modules))
+    """)
+    assert out.stdout.strip() == "[]"
+
+
+def test_tensorflow_reads_ours_and_we_read_tensorflows(tf, tmp_path):
+    import ml_dtypes
+
+    state = {"w": np.arange(6, dtype=np.float32).reshape(2, 3),
+             "h": np.array([1.5, -2], dtype=ml_dtypes.bfloat16), "flag": np.array([True, False]),
+             "sub": {"n": np.int64(7)}, "s": "text"}
+    tensorkeep.save(state, tmp_path / "ours")
+    r = tf.train.load_checkpoint(str(tmp_path / "ours"))
+    np.testing.assert_array_equal(r.get_tensor("w"), state["w"])
+    assert r.get_variable_to_dtype_map()["h"] == tf.bfloat16
+    assert r.get_tensor("h").tobytes() == state["h"].tobytes()
+    assert r.get_tensor("flag").tolist() == [True, False]
+    assert r.get_tensor("sub/n") == 7 and r.get_tensor("s") == b"text"
+
+    v = tf.Variable(np.arange(4, dtype=np.float16))
+    path = tf.train.Checkpoint(v=v).write(str(tmp_path / "theirs"))
+    ck = tensorkeep.load(path)
+    got = ck["v/.ATTRIBUTES/VARIABLE_VALUE"]
+    assert got.dtype == np.float16 and got.tolist() == [0, 1, 2, 3]
