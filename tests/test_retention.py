@@ -64,8 +64,18 @@ def test_latest_n_rejects_non_positive(bad):
 def test_hours_rejects_non_positive(bad):
     with pytest.raises(ValueError):
         EveryNHours(bad)
+
+
+def test_deadline_accepts_zero_hours_like_tf():
+    """TF's Saver with keep_checkpoint_every_n_hours=0 keeps every evicted checkpoint."""
     with pytest.raises(ValueError):
-        EveryNHoursDeadline(bad)
+        EveryNHoursDeadline(float("nan"))
+    s = OurSaver(1, 0.0, build_time=10.0)
+    for i in range(4):
+        s.save(f"m-{i}", 11.0 + i)
+    assert s.preserved == ["m-0", "m-1", "m-2"] and s.deleted == []
+    with pytest.raises(ValueError):
+        saver_policy(-1, 1.0)
 
 
 def test_keep_all_keeps_everything_and_passes_state():
@@ -227,7 +237,7 @@ def test_saver_long_installed_list_evicts_one_per_save():
 
 @settings(max_examples=200, deadline=None)
 @given(max_to_keep=st.sampled_from([None, 0, 1, 2, 3, 5]),
-       hours=st.sampled_from([0.5, 1.0, 10000.0]),
+       hours=st.sampled_from([0.0, 0.5, 1.0, 10000.0]),
        ops=st.lists(st.tuples(st.integers(0, 6), st.floats(0, 4 * H)), max_size=30))
 def test_saver_matches_tf_model(max_to_keep, hours, ops):
     ours, tf = OurSaver(max_to_keep, hours, 0.0), TFSaverModel(max_to_keep, hours, 0.0)

@@ -171,7 +171,12 @@ class EveryNHoursDeadline:
     hours: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hours", _check_hours(self.hours))
+        # TF's Saver accepts any number here: 0 keeps every evicted checkpoint saved after
+        # build time (the deadline never moves), so only NaN is refused.
+        hours = float(self.hours)
+        if math.isnan(hours):
+            raise ValueError("hours must be a number, got nan")
+        object.__setattr__(self, "hours", hours)
 
     @property
     def seconds(self) -> float:
@@ -295,6 +300,8 @@ def saver_policy(max_to_keep: int | None, keep_checkpoint_every_n_hours: float) 
     """
     if not max_to_keep:
         return None
+    if max_to_keep < 0:
+        raise ValueError(f"max_to_keep must be >= 0 or None, got {max_to_keep}")
     return AnyPolicy(LatestN(int(max_to_keep), max_evictions=1),
                      EveryNHoursDeadline(keep_checkpoint_every_n_hours))
 
