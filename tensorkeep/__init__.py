@@ -30,7 +30,7 @@ _LAZY: dict[str, str] = {
     # framework-neutral API
     "save": "tensorkeep.api",
     "load": "tensorkeep.api",
-    "CheckpointManager": "tensorkeep.checkpoint.manager",
+    "CheckpointManager": "tensorkeep.manager",
     # submodules
     "train": "tensorkeep.train",
     "nn": "tensorkeep.nn",

@@ -21,7 +21,7 @@ RANKS = {
     "graph": 5,
     # the top: facade, adapters, command line
     "train": 6, "compat": 6, "adapters": 6, "cli": 6, "api": 6, "__init__": 6, "__main__": 6,
-    "nn": 6, "initializers": 6,
+    "nn": 6, "initializers": 6, "manager": 6,
 }
 
 
