@@ -89,6 +89,7 @@ class V1Writer:
         # TF's writer lists the tensors of the meta record sorted by name (observed on TF 2.21).
         ordered = sorted(self._meta.values(), key=lambda m: m.name.encode("utf-8", "surrogateescape"))
         meta = fmt.encode_meta(fmt.V1Meta(tuple(ordered)))
+        files.remove_stale_temps(os.path.dirname(self.filename) or ".")  # killed saves' leftovers
         with files.AtomicWriter(self.filename, fsync=self.fsync, marker=".tempstate") as w:
             builder = TableBuilder(w.write)
             builder.add(fmt.META_KEY, meta)
