@@ -122,6 +122,15 @@ def _save_rotate(d: str, step: int) -> None:
         state.remove_checkpoint(p)
 
 
+def _save_v1(d: str, step: int) -> None:
+    """A V1 (SaveSlices) checkpoint: one SSTable file at the prefix."""
+    from tensorkeep.bundle.v1 import write_v1
+
+    vals = values_for(step)
+    names = sorted(vals)
+    write_v1(os.path.join(d, f"ckpt-{step}"), names, [""] * len(names), [vals[n] for n in names])
+
+
 def _has(module: str, name: str | None = None) -> Callable[[], bool]:
     def check() -> bool:
         import importlib
@@ -150,6 +159,7 @@ FLOWS: dict[str, Flow] = {
     "save": Flow("save", _save_plain, keep=None, state=False),
     "save_sharded": Flow("save_sharded", _save_sharded, keep=None, state=False),
     "rotate": Flow("rotate", _save_rotate, keep=2, state=True, sweeps_deleted=False),
+    "v1": Flow("v1", _save_v1, keep=None, state=False, available=_has("tensorkeep.bundle.v1", "write_v1")),
     "manager": Flow("manager", _save_manager, keep=2, state=True,
                     available=_has("tensorkeep.checkpoint.manager", "CheckpointManager")),
 }
@@ -180,7 +190,7 @@ def _fingerprint(d: str, base: str) -> tuple:
     """(name, inode, size, mtime) of each file of checkpoint ``base``."""
     out = []
     for n in sorted(os.listdir(d)):
-        if n == base + ".index" or DATA_RE.fullmatch(n) and n.startswith(base + ".data-"):
+        if n in (base, base + ".index") or DATA_RE.fullmatch(n) and n.startswith(base + ".data-"):
             st = os.stat(os.path.join(d, n))
             out.append((n, st.st_ino, st.st_size, st.st_mtime_ns))
     return tuple(out)
@@ -201,11 +211,13 @@ def check_dir(d: str, flow: Flow, completed: list[int],
     names = sorted(os.listdir(d))
     if verified is not None:   # a checkpoint that is gone (rotated out) forgets its fingerprint
         for s in list(verified):
-            if f"ckpt-{s}.index" not in names:
+            if f"ckpt-{s}.index" not in names and f"ckpt-{s}" not in names:
                 del verified[s]
     for n in names:
         if n.endswith(".index") and STEP_RE.search(n[:-6]):
             rep.complete.append(step_of(n[:-6]))
+        elif STEP_RE.fullmatch(n):                       # a V1 checkpoint file
+            rep.complete.append(step_of(n))
     rep.complete.sort()
     must_keep = completed if flow.keep is None else completed[-flow.keep:]
     for s in must_keep:
@@ -245,7 +257,7 @@ def check_dir(d: str, flow: Flow, completed: list[int],
             if completed and (rep.latest is None or rep.latest < completed[-1]):
                 raise AssertionError(f"latest_checkpoint {rep.latest} older than completed {completed[-1]}")
     for n in names:
-        if n == STATE or n.endswith(".index") or n.endswith(".meta"):
+        if n == STATE or n.endswith(".index") or n.endswith(".meta") or STEP_RE.fullmatch(n):
             continue
         if TEMP_RE.fullmatch(n):
             rep.temps.append(n)
@@ -384,7 +396,8 @@ class CrashStats:
 
 def _published(d: str, flow: Flow, step: int) -> bool:
     """Whether ``step`` was published before the kill (its index; and the state file names it)."""
-    if not os.path.exists(os.path.join(d, f"ckpt-{step}.index")):
+    if not (os.path.exists(os.path.join(d, f"ckpt-{step}.index"))
+            or os.path.exists(os.path.join(d, f"ckpt-{step}"))):
         return False
     if not flow.state:
         return True
@@ -457,7 +470,7 @@ def run_crash_trials(flow_name: str, base: str, trials: int, seed: int = 0,
             else:
                 stats.killed += 1
                 if step in rep.complete:
-                    where = "after index published"
+                    where = "after the checkpoint was published"
                     if flow.state and step not in rep.listed:
                         where = "after index, before state file"
                     elif flow.state:
