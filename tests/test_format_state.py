@@ -44,9 +44,13 @@ states = st.builds(
 
 
 def _key(state: CheckpointState) -> tuple[Any, ...]:
-    """Comparable form: doubles by their bits (nan == nan, -0.0 != 0.0)."""
+    """Comparable form: doubles by their bits (-0.0 != 0.0); every NaN is one NaN.
+
+    Text format writes any NaN as ``nan``, so a NaN's payload and sign cannot
+    survive a round trip; all NaNs compare equal here.
+    """
     def bits(x: float) -> bytes:
-        return struct.pack("<d", x)
+        return b"nan" if x != x else struct.pack("<d", x)
     return (state.model_checkpoint_path, state.all_model_checkpoint_paths,
             tuple(bits(t) for t in state.all_model_checkpoint_timestamps),
             bits(state.last_preserved_timestamp))
