@@ -162,6 +162,8 @@ _op('Restore', 'file_pattern: string, tensor_name: string', 'tensor: dt', ['dt: 
 _op('RestoreSlice', 'file_pattern: string, tensor_name: string, shape_and_slice: string', 'tensor: dt', ['dt: type', 'preferred_shard: int = -1'], 'stateful')
 _op('StringJoin', 'inputs: N * string', 'output: string', ['N: int >= 0', "separator: string = ''"])
 _op('StaticRegexFullMatch', 'input: string', 'output: bool', ['pattern: string'])
+_op('Where', 'input: T', 'index: int64', ['T: {float32, float64, int32, uint8, int16, int8, complex64, int64, qint8, quint8, qint32, bfloat16, qint16, quint16, uint16, complex128, float16, uint32, uint64, bool} = bool'])
+_op('Snapshot', 'input: T', 'output: T', ['T: type'])
 _op('Conv2D', 'input: T, filter: T', 'output: T', ['T: {float16, bfloat16, float32, float64, int32}', 'strides: list(int)', 'use_cudnn_on_gpu: bool = true', "padding: {'SAME', 'VALID', 'EXPLICIT'}", 'explicit_paddings: list(int) = []', "data_format: {'NHWC', 'NCHW'} = 'NHWC'", 'dilations: list(int) = [1, 1, 1, 1]'])
 _op('MaxPool', 'input: T', 'output: T', ['T: {float16, bfloat16, float32, float64, int32, int64, uint8, int16, int8, uint16, qint8} = float32', 'ksize: list(int) >= 4', 'strides: list(int) >= 4', "padding: {'SAME', 'VALID', 'EXPLICIT'}", 'explicit_paddings: list(int) = []', "data_format: {'NHWC', 'NCHW', 'NCHW_VECT_C'} = 'NHWC'"])
 _op('AvgPool', 'value: T', 'output: T', ['ksize: list(int) >= 4', 'strides: list(int) >= 4', "padding: {'SAME', 'VALID'}", "data_format: {'NHWC', 'NCHW'} = 'NHWC'", 'T: {float16, bfloat16, float32, float64}'])

@@ -1,0 +1,40 @@
+"""Source nodes: ``constant``, ``placeholder``, ``placeholder_with_default``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tensorkeep import dtypes as _dt
+from tensorkeep.graph import attrs as _attrs
+from tensorkeep.graph import op_def_library, op_defs
+from tensorkeep.graph import ops as _ops
+from tensorkeep.graph import tensor_util
+from tensorkeep.graph.tensor_shape import TensorShape, as_shape
+
+
+def constant(value: Any, dtype: Any = None, shape: Any = None, name: str = "Const",
+             verify_shape: bool = False) -> _ops.Tensor:
+    """A ``Const`` node (TF1 ``tf.constant``); a scalar fills ``shape``."""
+    if isinstance(value, _ops.Tensor):
+        raise TypeError(f"Expected a constant value, got the Tensor {value}")
+    proto = tensor_util.make_tensor_proto(value, dtype=dtype, shape=None if shape is None else
+                                          as_shape(shape).as_list())
+    if verify_shape and shape is not None and list(np.shape(value)) != as_shape(shape).as_list():
+        raise TypeError(f"Expected Tensor's shape: {as_shape(shape)}, got {TensorShape(np.shape(value))}.")
+    dt = _dt.from_enum(proto.dtype)
+    g = _ops.get_default_graph()
+    attrs = {"value": _attrs.AttrValue(tensor=proto), "dtype": _attrs.make(dt, "type")}
+    op = g._create_op_internal("Const", [], [dt], name=name, attrs=attrs, op_def=op_defs.get("Const"))
+    return op.outputs[0]
+
+
+def placeholder(dtype: Any, shape: Any = None, name: str | None = None) -> _ops.Tensor:
+    return op_def_library.apply_op("Placeholder", name=name, dtype=_dt.as_dtype(dtype),
+                                   shape=TensorShape(shape)).outputs[0]
+
+
+def placeholder_with_default(input: Any, shape: Any, name: str | None = None) -> _ops.Tensor:  # noqa: A002
+    return op_def_library.apply_op("PlaceholderWithDefault", name=name, input=input,
+                                   shape=TensorShape(shape)).outputs[0]

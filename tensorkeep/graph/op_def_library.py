@@ -1,0 +1,168 @@
+"""Build a node from its OpDef: ``apply_op("MatMul", a=x, b=y, transpose_a=True)``.
+
+What TensorFlow's generated wrappers do, for any op in :mod:`op_defs`:
+
+1. open the name scope ``name`` (default: the op type), uniquified;
+2. convert each input in OpDef order; Python values become ``Const`` nodes named
+   after the input argument (``AddV2/y``), typed by the type attr already
+   inferred from an earlier input when there is one; reference inputs convert a
+   variable to its ref tensor;
+3. infer type / number / type-list attrs from the inputs, take the remaining attrs
+   from keywords, fill defaults from the OpDef (Python-created NodeDefs carry all
+   attrs, METAGRAPH.md §3);
+4. create the op colocated with its reference inputs (TF adds ``_class``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from tensorkeep import dtypes as _dt
+from tensorkeep.graph import attrs as _attrs
+from tensorkeep.graph import op_defs
+from tensorkeep.graph import ops as _ops
+from tensorkeep.proto import attr_value_pb2
+
+
+def output_dtypes(op_def: Any, attrs: dict[str, attr_value_pb2.AttrValue]) -> list[_dt.DType | None]:
+    """Output dtypes of a node of ``op_def`` with these attrs (ref dtypes for ref outputs)."""
+    out: list[_dt.DType | None] = []
+    for arg in op_def.output_arg:
+        if arg.type_list_attr:
+            value = attrs.get(arg.type_list_attr)
+            types = [_dt.from_enum(t) for t in value.list.type] if value is not None else []
+        else:
+            if arg.type_attr:
+                value = attrs.get(arg.type_attr)
+                dt = _dt.from_enum(value.type) if value is not None else None
+            else:
+                dt = _dt.from_enum(arg.type)
+            n = 1
+            if arg.number_attr:
+                value = attrs.get(arg.number_attr)
+                n = int(value.i) if value is not None else 0
+            types = [dt] * n
+        if arg.is_ref:
+            types = [t._as_ref if t is not None else None for t in types]
+        out.extend(types)
+    return out
+
+
+def _input_names(op_def: Any) -> list[str]:
+    return [a.name for a in op_def.input_arg]
+
+
+@contextlib.contextmanager
+def _colocate_with_all(graph: _ops.Graph, tensors: list[_ops.Tensor]):  # type: ignore[no-untyped-def]
+    if not tensors:
+        yield
+        return
+    with graph.colocate_with(tensors[0].op):
+        with _colocate_with_all(graph, tensors[1:]):
+            yield
+
+
+def apply_op(op_type: str, name: str | None = None, **keywords: Any) -> _ops.Operation:
+    """Create a node of ``op_type``; keywords are the OpDef's input and attr names."""
+    op_def = op_defs.get(op_type)
+    if op_def is None:
+        raise NotImplementedError(f"Op type not registered '{op_type}'")
+    graph = _ops.get_graph_from_inputs(
+        [v for key in _input_names(op_def) for v in _flat(keywords.get(key))])
+    attr_defs = {a.name: a for a in op_def.attr}
+    inferred: dict[str, Any] = {}
+    inputs: list[_ops.Tensor] = []
+    ref_inputs: list[_ops.Tensor] = []
+    with graph.as_default(), graph.name_scope(name or op_type) as scope:
+        for arg in op_def.input_arg:
+            if arg.name not in keywords:
+                raise TypeError(f"{op_type} missing required input argument '{arg.name}'")
+            values = keywords.pop(arg.name)
+            if arg.number_attr or arg.type_list_attr:
+                if not isinstance(values, (list, tuple)):
+                    raise TypeError(f"Expected list for '{arg.name}' argument to '{op_type}' Op, "
+                                    f"not {values!r}.")
+                converted = _convert_list(arg, values, inferred, keywords, attr_defs)
+                if arg.number_attr:
+                    inferred[arg.number_attr] = len(converted)
+                inputs.extend(converted)
+                continue
+            dtype = None
+            if arg.type_attr:
+                dtype = inferred.get(arg.type_attr, keywords.get(arg.type_attr))
+            elif arg.type:
+                dtype = _dt.from_enum(arg.type)
+            default = None
+            if arg.type_attr and arg.type_attr in attr_defs and \
+                    attr_defs[arg.type_attr].HasField("default_value"):
+                default = _dt.from_enum(attr_defs[arg.type_attr].default_value.type)
+            tensor = _ops.convert_to_tensor(values, dtype=dtype, name=arg.name,
+                                            as_ref=arg.is_ref, preferred_dtype=default)
+            if arg.is_ref and not tensor.dtype.is_ref_dtype:
+                raise TypeError(f"'{op_type}' Op requires that input '{arg.name}' be a mutable tensor "
+                                f"(e.g.: a tf.Variable)")
+            if arg.type_attr and arg.type_attr not in inferred:
+                inferred[arg.type_attr] = tensor.dtype.base_dtype
+            elif dtype is not None and tensor.dtype.base_dtype is not _dt.as_dtype(dtype).base_dtype:
+                raise TypeError(f"Input '{arg.name}' of '{op_type}' Op has type "
+                                f"{tensor.dtype.base_dtype.name} that does not match expected type "
+                                f"of {_dt.as_dtype(dtype).base_dtype.name}.")
+            if arg.is_ref:
+                ref_inputs.append(tensor)
+            inputs.append(tensor)
+        attr_protos: dict[str, attr_value_pb2.AttrValue] = {}
+        for attr in op_def.attr:
+            if attr.name in inferred:
+                value: Any = inferred[attr.name]
+                keywords.pop(attr.name, None)
+            elif attr.name in keywords:
+                value = keywords.pop(attr.name)
+            elif attr.HasField("default_value"):
+                attr_protos[attr.name] = attr.default_value
+                continue
+            else:
+                raise TypeError(f"No argument for attr {attr.name}")
+            if value is None and attr.HasField("default_value"):
+                attr_protos[attr.name] = attr.default_value
+                continue
+            attr_protos[attr.name] = _attrs.make(value, attr.type)
+        if keywords:
+            raise TypeError(f"{op_type} got unexpected keyword arguments: {', '.join(sorted(keywords))}")
+        with _colocate_with_all(graph, ref_inputs):
+            return graph._create_op_internal(op_type, inputs, output_dtypes(op_def, attr_protos),
+                                             name=scope, attrs=attr_protos, op_def=op_def)
+
+
+def _flat(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [] if value is None else [value]
+
+
+def _convert_list(arg: Any, values: list[Any], inferred: dict[str, Any], keywords: dict[str, Any],
+                  attr_defs: dict[str, Any]) -> list[_ops.Tensor]:
+    if arg.type_list_attr:
+        out = [_ops.convert_to_tensor(v, name=arg.name) for v in values]
+        inferred[arg.type_list_attr] = [t.dtype.base_dtype for t in out]
+        return out
+    dtype = None
+    if arg.type_attr:
+        dtype = inferred.get(arg.type_attr, keywords.get(arg.type_attr))
+        if dtype is None:  # infer from the first tensor in the list
+            for v in values:
+                if isinstance(v, _ops.Tensor) or hasattr(v, "_as_graph_element"):
+                    dtype = _ops.convert_to_tensor(v).dtype.base_dtype
+                    break
+    elif arg.type:
+        dtype = _dt.from_enum(arg.type)
+    out = [_ops.convert_to_tensor(v, dtype=dtype, name=f"{arg.name}_{i}")
+           for i, v in enumerate(values)]
+    if arg.type_attr:
+        types = {t.dtype.base_dtype for t in out}
+        if len(types) > 1:
+            raise TypeError(f"Tensors in list passed to '{arg.name}' of Op have types "
+                            f"[{', '.join(t.dtype.base_dtype.name for t in out)}] that don't all match.")
+        if out:
+            inferred.setdefault(arg.type_attr, out[0].dtype.base_dtype)
+    return out
