@@ -25,6 +25,9 @@ from __future__ import annotations
 import os
 import re
 
+# The bundle layer owns the per-file names; re-exported here with the rest.
+from tensorkeep.bundle.naming import data_filename, index_filename, sharded_filename, sharded_filespec
+
 __all__ = [
     "DEFAULT_STATE_FILENAME", "DEFAULT_META_GRAPH_SUFFIX", "meta_graph_filename",
     "sharded_filename", "sharded_filespec", "data_filename", "index_filename",
@@ -49,26 +52,6 @@ def strip_v1_shard_suffix(checkpoint_filename: str) -> str:
 def meta_graph_filename(checkpoint_filename: str, meta_graph_suffix: str = "meta") -> str:
     """``model.ckpt-1000`` → ``model.ckpt-1000.meta`` (a V1 shard suffix is stripped first)."""
     return f"{strip_v1_shard_suffix(os.fspath(checkpoint_filename))}.{meta_graph_suffix}"
-
-
-def sharded_filename(prefix: str, shard: int, num_shards: int) -> str:
-    """``ShardedFilename``: ``"%s-%05d-of-%05d"``."""
-    return "%s-%05d-of-%05d" % (prefix, shard, num_shards)
-
-
-def sharded_filespec(prefix: str, num_shards: int) -> str:
-    """``ShardedFilespec``: ``"%s-?????-of-%05d"`` (a glob of every shard)."""
-    return "%s-?????-of-%05d" % (prefix, num_shards)
-
-
-def data_filename(prefix: str, shard_id: int, num_shards: int) -> str:
-    """V2 data file: ``"%s.data-%05d-of-%05d"``."""
-    return "%s.data-%05d-of-%05d" % (prefix, shard_id, num_shards)
-
-
-def index_filename(prefix: str) -> str:
-    """V2 index file: ``prefix + ".index"``."""
-    return f"{prefix}.index"
 
 
 def data_file_glob(prefix: str) -> str:
