@@ -127,22 +127,52 @@ class ManagerCore:
         return path
 
     def commit(self, path: str) -> None:
-        """Record a written checkpoint: state file, sweep, state file (TF's order)."""
+        """Record a written checkpoint: decide the sweep, write the state file, then delete.
+
+        TF writes the state file, deletes, and writes it again; a kill between its
+        deletion and its second write leaves a state file naming a deleted
+        checkpoint. Here the state file is written once, already without the
+        evicted checkpoints, before any file is deleted (the final file is TF's).
+        """
         self._records = retention.record_checkpoint(self._records, path, self._clock())
         self._latest = path
+        evicted = self._sweep()
         self._record_state()
-        self._sweep()
-        self._record_state()
+        for r in evicted:
+            state.remove_checkpoint(r.path)
+        self._remove_orphans()
 
-    def _sweep(self) -> None:
+    def _sweep(self) -> tuple[retention.CheckpointRecord, ...]:
+        """Apply the retention policy to the records; returns the records to delete."""
         has_preserver = bool(self._policy.preservers)
         decision = self._policy.decide(
             self._records, state=(self._last_preserved,) if has_preserver else ())
-        for r in decision.to_delete:
-            state.remove_checkpoint(r.path)
         if has_preserver:
             self._last_preserved = decision.state[0]  # type: ignore[index]
         self._records = decision.kept
+        return decision.to_delete
+
+    def _remove_orphans(self) -> None:
+        """Remove data files of *our* checkpoint names that have no index.
+
+        A kill during a save (between the data and index renames) or during a
+        deletion (index removed first) leaves them; only ``<name>-<n>.data-*``
+        files in our directory, not locked by a live writer, are touched.
+        """
+        from tensorkeep.io import files
+
+        pattern = re.compile(re.escape(self._name) + r"-\d+\.data-\d{5,}-of-\d{5,}", re.DOTALL)
+        try:
+            names = os.listdir(self._directory or ".")
+        except OSError:
+            return
+        for n in names:
+            if not pattern.fullmatch(n):
+                continue
+            base = n[:n.rindex(".data-")]
+            if base + ".index" in names or os.path.exists(os.path.join(self._directory, base + ".index")):
+                continue
+            files.remove_if_unlocked(os.path.join(self._directory, n))
 
     def _record_state(self) -> None:
         if self._latest is None:
