@@ -192,7 +192,7 @@ class BundleWriter:
             for name, (dtype, shape, slices) in self._partitioned.items():
                 entries[name] = BundleEntry(dtype, shape, slices=tuple(slices))
             for w in self._writers:
-                w.commit()
+                w.commit(hold=True)   # locked until the index is published
             with AtomicWriter(index_filename(self.prefix), fsync=self.fsync) as out:
                 table = TableBuilder(out.write)
                 table.add(b"", BundleHeader(num_shards=self.num_shards).encode())
@@ -204,6 +204,8 @@ class BundleWriter:
             raise
         finally:
             self._close_pool()
+            for w in self._writers:
+                w.release()
         self._finished = True
         # Data files of an earlier bundle at this prefix with another shard count.
         ours = {data_filename(self.prefix, i, self.num_shards) for i in range(self.num_shards)}
@@ -212,8 +214,13 @@ class BundleWriter:
                 remove_if_unlocked(path)
 
     def abort(self) -> None:
-        """Remove every temporary file; nothing is published."""
+        """Remove every temporary file, and data files published without their index."""
         for w in self._writers:
+            if w.committed and not self._finished:
+                try:
+                    os.remove(w.path)
+                except OSError:
+                    pass
             w.abort()
         self._close_pool()
 

@@ -149,6 +149,8 @@ class AtomicWriter:
         self.fsync = fsync
         self.tmp_path = temp_name(self.path, marker)
         self.bytes_written = 0
+        self._held: int | None = None
+        self.committed = False
         self._fd: int | None = self._create_locked(marker)
 
     def _create_locked(self, marker: str) -> int:
@@ -195,8 +197,13 @@ class AtomicWriter:
         for b in buffers:
             self.write(b)
 
-    def commit(self) -> None:
-        """fsync (unless disabled), rename over the final name, close, fsync the directory."""
+    def commit(self, *, hold: bool = False) -> None:
+        """fsync (unless disabled), rename over the final name, close, fsync the directory.
+
+        ``hold=True`` keeps the file open (and locked) after the rename until
+        :meth:`release`: a bundle's data files stay locked until its index is
+        published, so no cleaner takes them for a killed save's leftovers.
+        """
         fd = self._fd
         if fd is None:
             return
@@ -207,23 +214,34 @@ class AtomicWriter:
                 os.fsync(fd)
             os.replace(self.tmp_path, self.path)
         except OSError as exc:
+            os.close(fd)
             _silent_remove(self.tmp_path)
             raise translate_os_error(exc, self.path, "publishing") from exc
-        finally:
+        self.committed = True
+        if hold:
+            self._held = fd
+        else:
             os.close(fd)
         if self.fsync:
             fsync_dir(os.path.dirname(self.path) or ".")
+
+    def release(self) -> None:
+        """Close a file kept open by ``commit(hold=True)``."""
+        fd, self._held = self._held, None
+        if fd is not None:
+            os.close(fd)
 
     def abort(self) -> None:
         """Close and remove the temporary file; the final name is untouched."""
         fd = self._fd
         self._fd = None
+        self.release()
         if fd is not None:
             try:
                 os.close(fd)
             except OSError:
                 pass
-        _silent_remove(self.tmp_path)
+            _silent_remove(self.tmp_path)
 
     def __enter__(self) -> "AtomicWriter":
         return self
