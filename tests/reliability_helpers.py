@@ -143,16 +143,9 @@ def _has(module: str, name: str | None = None) -> Callable[[], bool]:
     return check
 
 
-_MANAGERS: dict[str, Any] = {}
-
-
 def _save_manager(d: str, step: int) -> None:
-    """tensorkeep.CheckpointManager(max_to_keep=2), one per directory per process."""
-    mgr = _MANAGERS.get(d)
-    if mgr is None:
-        mgr = tensorkeep.CheckpointManager(d, max_to_keep=2)
-        _MANAGERS[d] = mgr
-    mgr.save(values_for(step), checkpoint_number=step)
+    """tensorkeep.CheckpointManager(max_to_keep=2), made afresh (recovering the state file)."""
+    tensorkeep.CheckpointManager(d, max_to_keep=2).save(values_for(step), step=step)
 
 
 FLOWS: dict[str, Flow] = {
@@ -161,7 +154,7 @@ FLOWS: dict[str, Flow] = {
     "rotate": Flow("rotate", _save_rotate, keep=2, state=True, sweeps_deleted=False),
     "v1": Flow("v1", _save_v1, keep=None, state=False, available=_has("tensorkeep.bundle.v1", "write_v1")),
     "manager": Flow("manager", _save_manager, keep=2, state=True,
-                    available=_has("tensorkeep.checkpoint.manager", "CheckpointManager")),
+                    available=_has("tensorkeep.manager", "CheckpointManager")),
 }
 
 
