@@ -14,6 +14,22 @@ _LAZY: dict[str, str] = {
     "load_checkpoint": "tensorkeep.checkpoint.reader",
     "list_variables": "tensorkeep.checkpoint.reader",
     "load_variable": "tensorkeep.checkpoint.reader",
+    # the state file and checkpoint helpers (checkpoint layer)
+    "latest_checkpoint": "tensorkeep.checkpoint.state",
+    "get_checkpoint_state": "tensorkeep.checkpoint.state",
+    "update_checkpoint_state": "tensorkeep.checkpoint.state",
+    "generate_checkpoint_state_proto": "tensorkeep.checkpoint.state",
+    "checkpoint_exists": "tensorkeep.checkpoint.state",
+    "get_checkpoint_mtimes": "tensorkeep.checkpoint.state",
+    "remove_checkpoint": "tensorkeep.checkpoint.state",
+    "checkpoints_iterator": "tensorkeep.checkpoint.state",
+    "wait_for_new_checkpoint": "tensorkeep.checkpoint.state",
+    "CheckpointState": "tensorkeep.checkpoint.state",
+    # the Saver (graph layer)
+    "Saver": "tensorkeep.graph.saver",
+    "SaverDef": "tensorkeep.graph.saver",
+    "BaseSaverBuilder": "tensorkeep.graph.saver",
+    "BulkSaverBuilder": "tensorkeep.graph.saver",
 }
 
 
