@@ -9,6 +9,9 @@ import importlib
 from typing import Any
 
 _LAZY: dict[str, str] = {
+    # meta graphs (graph layer)
+    "export_meta_graph": "tensorkeep.graph.meta_graph",
+    "import_meta_graph": "tensorkeep.graph.meta_graph",
     # readers (checkpoint layer)
     "NewCheckpointReader": "tensorkeep.checkpoint.reader",
     "load_checkpoint": "tensorkeep.checkpoint.reader",

@@ -196,14 +196,14 @@ class Session:
                     None, op, f"No kernel registered for op type '{op.type}' (node {op.name}); "
                     f"tensorkeep cannot run this op.")
             ref_mask = _ref_inputs(op)
-            args = []
-            for i, t in enumerate(op._inputs):
-                v = computed[t]
-                if isinstance(v, Ref) and not ref_mask[i]:
-                    v = v.get(op.name)
-                args.append(v)
             ctx = _kernels.OpContext(op, self._state)
             try:
+                args = []
+                for i, t in enumerate(op._inputs):
+                    v = computed[t]
+                    if isinstance(v, Ref) and not ref_mask[i]:
+                        v = v.get(op.name)
+                    args.append(v)
                 result = fn(ctx, *args)
             except errors.OpError as exc:
                 raise _graph_execution_error(exc, op) from exc
