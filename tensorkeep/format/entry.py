@@ -111,6 +111,9 @@ class BundleEntry:
     slices: tuple[tuple[Extent, ...], ...] = field(default=())
 
     def encode(self) -> bytes:
+        if not self.slices:
+            return encode_entry(self.dtype, self.shape, self.shard_id, self.offset, self.size,
+                                self.crc32c)
         out = bytearray()
         if self.dtype:
             out += b"\x08" + encode_varint(self.dtype)
@@ -131,6 +134,9 @@ class BundleEntry:
 
     @classmethod
     def decode(cls, buf: Buffer, *, key: bytes | None = None) -> "BundleEntry":
+        fast = _decode_canonical(buf if isinstance(buf, bytes) else bytes(buf))
+        if fast is not None:
+            return cls(*fast)
         dtype = shard_id = offset = size = crc = 0
         shape: tuple[int, ...] = ()
         slices: list[tuple[Extent, ...]] = []
@@ -150,6 +156,121 @@ class BundleEntry:
             elif number == 7 and wire == 2:
                 slices.append(decode_slice(value, key=key, base=pos))
         return cls(dtype, shape, shard_id, offset, size, crc, tuple(slices))
+
+
+# -- the hot path: one entry per tensor ---------------------------------------------
+# Index records are written and read once per tensor, so a checkpoint of 10,000
+# small tensors spends most of its time here. Both functions below produce /
+# accept exactly the bytes of the generic code (encode_shape, _fields); the
+# decoder takes only the canonical layout this module and TF write (fields in
+# number order, minimal varints, no slices) and returns None otherwise, so the
+# generic, fully checked decoder handles everything else.
+
+_VARINT_CACHE = [encode_varint(i) for i in range(1 << 14)]
+
+
+def _varint(value: int) -> bytes:
+    if 0 <= value < 16384:
+        return _VARINT_CACHE[value]
+    return encode_signed_varint64(value)
+
+
+def _shape_bytes(shape: tuple[int, ...]) -> bytes:
+    parts = []
+    for d in shape:
+        if d:
+            v = _varint(d)
+            parts.append(b"\x12" + _VARINT_CACHE[len(v) + 1] + b"\x08" + v)
+        else:
+            parts.append(b"\x12\x00")
+    return b"".join(parts)
+
+
+def encode_entry(dtype: int, shape: tuple[int, ...], shard_id: int, offset: int, size: int,
+                 crc: int) -> bytes:
+    """``BundleEntry(...).encode()`` for an entry without slices, without building the object."""
+    sb = _shape_bytes(shape)
+    out = [b"\x08" + _varint(dtype) if dtype else b"", b"\x12", _varint(len(sb)), sb]
+    if shard_id:
+        out.append(b"\x18" + _varint(shard_id))
+    if offset:
+        out.append(b"\x20" + _varint(offset))
+    if size:
+        out.append(b"\x28" + _varint(size))
+    if crc:
+        out.append(b"\x35" + _FIXED32.pack(crc))
+    return b"".join(out)
+
+
+def _uvarint(b: bytes, p: int, n: int) -> tuple[int, int]:
+    """A minimal varint of at most 9 bytes (values < 2**63) at ``p``; (-1, p) if not that."""
+    result = 0
+    shift = 0
+    end = p + 9 if p + 9 < n else n
+    while p < end:
+        c = b[p]
+        p += 1
+        result |= (c & 0x7F) << shift
+        if c < 0x80:
+            if c == 0 and shift:
+                return -1, p          # overlong: leave it to the generic decoder
+            return result, p
+        shift += 7
+    return -1, p
+
+
+def _decode_canonical(b: bytes) -> tuple[int, tuple[int, ...], int, int, int, int] | None:
+    """(dtype, shape, shard_id, offset, size, crc) of a canonical entry without slices, or None."""
+    n = len(b)
+    p = 0
+    dtype = shard_id = offset = size = crc = 0
+    if n > 1 and b[0] == 0x08:
+        dtype, p = _uvarint(b, 1, n)
+        if dtype < 0:
+            return None
+    if p + 1 >= n or b[p] != 0x12:
+        return None
+    slen = b[p + 1]
+    p += 2
+    end = p + slen
+    if slen >= 0x80 or end > n:
+        return None
+    dims = []
+    while p < end:
+        if b[p] != 0x12 or p + 1 >= end:
+            return None
+        dlen = b[p + 1]
+        p += 2
+        if dlen == 0:
+            dims.append(0)
+            continue
+        if dlen >= 0x80 or p + dlen > end or b[p] != 0x08:
+            return None
+        d, q = _uvarint(b, p + 1, p + dlen)
+        if d <= 0 or q != p + dlen:
+            return None
+        dims.append(d)
+        p = q
+    if p < n and b[p] == 0x18:
+        shard_id, p = _uvarint(b, p + 1, n)
+        if not 0 < shard_id < (1 << 31):
+            return None
+    if p < n and b[p] == 0x20:
+        offset, p = _uvarint(b, p + 1, n)
+        if offset <= 0:
+            return None
+    if p < n and b[p] == 0x28:
+        size, p = _uvarint(b, p + 1, n)
+        if size <= 0:
+            return None
+    if p < n and b[p] == 0x35:
+        if p + 5 > n:
+            return None
+        crc = _FIXED32.unpack_from(b, p + 1)[0]
+        p += 5
+    if p != n:
+        return None
+    return dtype, tuple(dims), shard_id, offset, size, crc
 
 
 def encode_shape(shape: tuple[int, ...] | list[int]) -> bytes:
@@ -282,5 +403,5 @@ def _decode_version(buf: Buffer, key: bytes | None, base: int) -> tuple[int, int
     return producer, min_consumer, tuple(bad)
 
 
-__all__ = ["BundleHeader", "BundleEntry", "encode_shape", "decode_shape", "encode_slice",
+__all__ = ["BundleHeader", "BundleEntry", "encode_entry", "encode_shape", "decode_shape", "encode_slice",
            "decode_slice", "ENDIAN_LITTLE", "ENDIAN_BIG"]
