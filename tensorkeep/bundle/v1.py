@@ -261,6 +261,17 @@ class V1Reader:
                   out: np.ndarray | None) -> np.ndarray:
         npdt = np.dtype(object) if t.dtype.numpy is None else t.dtype.numpy
         want_shape = target.slice_shape(t.shape)
+        # Every stored element takes at least one byte of its file: a shape asking for
+        # more elements than the files hold is corrupt, refused before allocating.
+        asked = 1
+        for d in want_shape:
+            asked *= int(d)
+        stored_bytes = sum(len(self._tables[i]._view) for i in {fi for fi, _ in t.slices})
+        if asked > stored_bytes:
+            raise errors.data_loss(
+                f"tensor {name} of shape {_shape_str(t.shape)} has more elements ({asked}) than "
+                f"its files have bytes ({stored_bytes})", filename=self.filenames[t.slices[0][0]] if t.slices else self.filepattern,
+                key=fmt.META_KEY)
         if out is None:
             out = np.empty(want_shape, dtype=npdt)
         elif out.shape != want_shape or out.dtype != npdt:
