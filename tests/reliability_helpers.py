@@ -648,6 +648,14 @@ def build_corpus(directory: str) -> dict[str, str]:
         w.add_slice("part", (4, 3), [(2, 2), (0, -1)], full[2:])
         w.add("plain", np.int16([1, 2, 3]))
     out["partitioned"] = p
+    try:
+        from tensorkeep.bundle.v1 import write_v1
+    except ImportError:   # V1 not available: the corpus is V2 only
+        return out
+    v = os.path.join(directory, "v1")
+    vals = values_for(5)
+    write_v1(v, sorted(vals), [""] * len(vals), [vals[k] for k in sorted(vals)])
+    out["v1"] = v
     return out
 
 
@@ -674,14 +682,15 @@ def corpus_sweep(directory: str) -> dict[str, Any]:
     counts: Counter = Counter()
     for name, prefix in corpus.items():
         original = read_all(prefix)
+        base = os.path.basename(prefix)
         files = sorted(f for f in os.listdir(os.path.dirname(prefix))
-                       if f.startswith(os.path.basename(prefix) + "."))
+                       if f == base or f.startswith(base + "."))
         for fname in files:
             src = os.path.join(os.path.dirname(prefix), fname)
             blob = open(src, "rb").read()
-            muts = mutations(blob) if fname.endswith(".index") else [
-                ("truncate", blob[:n]) for n in range(len(blob))]
-            for kind, mutant in muts:
+            part = "index" if fname.endswith(".index") else "v1 file" if fname == base else "data"
+            for kind, mutant in mutations(blob):
+                kind = f"{kind} {part}"
                 for f in files:
                     shutil.copyfile(os.path.join(os.path.dirname(prefix), f), os.path.join(work, f))
                 target = os.path.join(work, fname)
