@@ -7,7 +7,10 @@ Works on flat name -> array mappings; :class:`tensorkeep.CheckpointManager`
 * on construction the list is recovered from the ``checkpoint`` state file
   (:func:`~tensorkeep.checkpoint.retention.recover_manager_records`);
 * ``save``: write the bundle, record ``(path, time)`` (a path saved again moves
-  to the end), write the state file, sweep, write the state file again;
+  to the end), decide the sweep, write the state file once (already without
+  the evicted checkpoints; TF's final content), then delete the evicted files
+  (TF writes, deletes, writes again: a kill in between would leave a state file
+  naming a deleted checkpoint);
 * the sweep is the one retention implementation shared with the Saver,
   :func:`~tensorkeep.checkpoint.retention.manager_policy` (``max_to_keep`` +
   ``keep_checkpoint_every_n_hours``); evicted checkpoints are deleted with
