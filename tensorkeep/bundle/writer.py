@@ -79,6 +79,7 @@ class BundleWriter:
         self._entries: dict[bytes, BundleEntry] = {}
         self._partitioned: dict[bytes, tuple[int, tuple[int, ...], list[tuple[Extent, ...]]]] = {}
         self._writers: list[AtomicWriter] = []
+        self._index_writer: AtomicWriter | None = None
         self._shard_bytes = [0] * num_shards
         self._pool: ThreadPoolExecutor | None = None
         self._finished = False
@@ -193,7 +194,8 @@ class BundleWriter:
                 entries[name] = BundleEntry(dtype, shape, slices=tuple(slices))
             for w in self._writers:
                 w.commit(hold=True)   # locked until the index is published
-            with AtomicWriter(index_filename(self.prefix), fsync=self.fsync) as out:
+            self._index_writer = AtomicWriter(index_filename(self.prefix), fsync=self.fsync)
+            with self._index_writer as out:
                 table = TableBuilder(out.write)
                 table.add(b"", BundleHeader(num_shards=self.num_shards).encode())
                 for key in sorted(entries):
@@ -215,8 +217,10 @@ class BundleWriter:
 
     def abort(self) -> None:
         """Remove every temporary file, and data files published without their index."""
+        index = self._index_writer
+        published = self._finished or (index is not None and index.committed)
         for w in self._writers:
-            if w.committed and not self._finished:
+            if w.committed and not published:
                 try:
                     os.remove(w.path)
                 except OSError:

@@ -126,7 +126,10 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
     except OSError:
         pass
     finally:
-        os.close(fd)
+        try:
+            os.close(fd)
+        except OSError:  # a read-only directory descriptor: nothing to lose
+            pass
 
 
 def temp_name(path: str, marker: str = ".tempstate") -> str:
@@ -221,7 +224,7 @@ class AtomicWriter:
         if hold:
             self._held = fd
         else:
-            os.close(fd)
+            self._close(fd)
         if self.fsync:
             fsync_dir(os.path.dirname(self.path) or ".")
 
@@ -229,7 +232,13 @@ class AtomicWriter:
         """Close a file kept open by ``commit(hold=True)``."""
         fd, self._held = self._held, None
         if fd is not None:
+            self._close(fd)
+
+    def _close(self, fd: int) -> None:
+        try:
             os.close(fd)
+        except OSError as exc:  # e.g. a deferred write error reported at close
+            raise translate_os_error(exc, self.path, "closing") from exc
 
     def abort(self) -> None:
         """Close and remove the temporary file; the final name is untouched."""
