@@ -211,3 +211,20 @@ def test_main_callable_in_process(run_dir, capsys):
     assert main(["verify", str(run_dir), "-q"]) == 0
     assert main(["ls", str(run_dir / "nope")]) == 1
     assert capsys.readouterr().err.startswith("tensorkeep: error: no such directory")
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal():
+    import io
+
+    from tensorkeep.cli.progress import Progress, human
+
+    assert human(1536) == "1.5 KiB" and human(10) == "10 B"
+    buf = io.StringIO()                                   # not a terminal: nothing drawn
+    with Progress(1 << 30, "verify", stream=buf) as p:
+        p(1 << 29)
+    assert buf.getvalue() == ""
+    buf = io.StringIO()
+    with Progress(100, "verify", stream=buf, enabled=True) as p:
+        p(100)
+    assert "verify [" in buf.getvalue() and "100%" in buf.getvalue()
+    assert buf.getvalue().endswith("\r")                  # the line is cleared afterwards
