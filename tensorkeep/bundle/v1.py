@@ -272,6 +272,12 @@ class V1Reader:
                 f"tensor {name} of shape {_shape_str(t.shape)} has more elements ({asked}) than "
                 f"its files have bytes ({stored_bytes})", filename=self.filenames[t.slices[0][0]] if t.slices else self.filepattern,
                 key=fmt.META_KEY)
+        if out is None and len(t.slices) == 1 and \
+                _bounds(t.slices[0][1], t.shape) == _bounds(target, t.shape):
+            # One stored slice that is exactly what is asked for: no assembly and, for
+            # numeric values, no copy (a read-only view over the mapped file).
+            file_index, stored = t.slices[0]
+            return self._read_slice(name, t, file_index, stored)
         if out is None:
             out = np.empty(want_shape, dtype=npdt)
         elif out.shape != want_shape or out.dtype != npdt:

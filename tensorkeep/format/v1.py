@@ -495,7 +495,8 @@ def decode_slice(buf: Buffer, dtype: _dt.DType | int, count: int) -> DecodedSlic
     number = _FIELD_OF.get(dt.as_datatype_enum)
     if number is None:
         raise data_loss(f"V1 checkpoints cannot hold dtype {dt.name}")
-    data = bytes(buf)
+    # A memoryview over the record: fixed-width values come back as views, not copies.
+    data = memoryview(buf).cast("B") if not isinstance(buf, bytes) else memoryview(buf)
     saved = None
     for n, wire, value, off in _fields(data, 0, len(data), "SavedTensorSlices"):
         if n == 2:
@@ -507,7 +508,7 @@ def decode_slice(buf: Buffer, dtype: _dt.DType | int, count: int) -> DecodedSlic
     for n, wire, value, off in _fields(data, saved[0], saved[1], "SavedSlice"):
         if n == 1:
             _expect(wire, 2, "SavedSlice", n, off)
-            name = data[value[0]:value[1]]
+            name = bytes(data[value[0]:value[1]])
         elif n == 2:
             _expect(wire, 2, "SavedSlice", n, off)
             tslice = _decode_tslice(data, value[0], value[1], off)
@@ -517,12 +518,12 @@ def decode_slice(buf: Buffer, dtype: _dt.DType | int, count: int) -> DecodedSlic
     if tensor is None:
         raise data_loss(f"bad V1 record for {name!r}: the slice holds no data")
     values = _decode_values(data, tensor[0], tensor[1], dt, number, count)
-    return DecodedSlice(name.decode("utf-8", "surrogateescape"), tslice, values)
+    return DecodedSlice(bytes(name).decode("utf-8", "surrogateescape"), tslice, values)
 
 
-def _decode_values(data: bytes, start: int, end: int, dt: _dt.DType, number: int,
+def _decode_values(data: memoryview, start: int, end: int, dt: _dt.DType, number: int,
                    count: int) -> np.ndarray:
-    chunks: list[bytes] = []
+    chunks: list[Buffer] = []
     strings: list[bytes] = []
     scalars: list[int] = []
     fixed = _fixed_values(number)
@@ -531,7 +532,7 @@ def _decode_values(data: bytes, start: int, end: int, dt: _dt.DType, number: int
             continue
         if number == _STRING:
             _expect(wire, 2, "TensorProto", n, off)
-            strings.append(data[value[0]:value[1]])
+            strings.append(bytes(data[value[0]:value[1]]))
         elif fixed is not None:
             if wire == 2 or wire == fixed[1]:
                 chunks.append(data[value[0]:value[1]])
@@ -552,7 +553,7 @@ def _decode_values(data: bytes, start: int, end: int, dt: _dt.DType, number: int
         out[:] = strings
         got = out
     elif fixed is not None:
-        raw = b"".join(chunks)
+        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if len(raw) % fixed[0].itemsize:
             raise data_loss(f"bad {what}: {len(raw)} bytes is not a whole number of values",
                             offset=start)

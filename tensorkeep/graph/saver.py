@@ -165,7 +165,7 @@ def op_list_to_dict(op_list: Any) -> dict[str, Any]:
     partition (``_save_slice_info``) → its full name, grouped in a list.
     """
     if not isinstance(op_list, (list, tuple, set)):
-        raise TypeError(f"Variables to save should be passed in a dict or a list: {op_list}")
+        raise TypeError(f"Variables to save should be passed in a dict or a list. Got {op_list}")
     op_list = sorted(_flatten(list(op_list)), key=lambda x: x.name)
     out: dict[str, Any] = {}
     for var in op_list:
