@@ -59,7 +59,6 @@ def _uniquify(names: list[str], graph: _ops.Graph) -> dict[str, str]:
         if name != original:
             renames[original] = name
         taken.add(name)
-        taken.update(_prefixes(name))
     return renames
 
 
@@ -135,8 +134,12 @@ def _import(graph: _ops.Graph, graph_def: graph_pb2.GraphDef, prefix: str,
     for op, node in created:
         for text in node.input:
             src, idx, control = _parse_input(text)
-            mapped = input_map.get(text) if text.startswith("^") else (
-                input_map.get(f"{src}:{idx}") or (input_map.get(src) if idx == 0 else None))
+            if control:
+                mapped = input_map.get(text)
+            else:
+                mapped = input_map.get(f"{src}:{idx}")
+                if mapped is None and idx == 0:
+                    mapped = input_map.get(src)
             if mapped is not None:
                 if control:
                     op._control_inputs.append(mapped if isinstance(mapped, _ops.Operation) else mapped.op)

@@ -130,8 +130,36 @@ def apply_op(op_type: str, name: str | None = None, **keywords: Any) -> _ops.Ope
         if keywords:
             raise TypeError(f"{op_type} got unexpected keyword arguments: {', '.join(sorted(keywords))}")
         with _colocate_with_all(graph, ref_inputs):
-            return graph._create_op_internal(op_type, inputs, output_dtypes(op_def, attr_protos),
-                                             name=scope, attrs=attr_protos, op_def=op_def)
+            op = graph._create_op_internal(op_type, inputs, output_dtypes(op_def, attr_protos),
+                                           name=scope, attrs=attr_protos, op_def=op_def)
+        _set_full_type(op, op_def, attr_protos)
+        return op
+
+
+# dtype name -> FullTypeId (full_type.proto)
+_FULL_TYPE_IDS = {"bool": 200, "uint8": 201, "uint16": 202, "uint32": 203, "uint64": 204, "int8": 205,
+                  "int16": 206, "int32": 207, "int64": 208, "float16": 209, "float32": 210,
+                  "float64": 211, "complex64": 212, "complex128": 213, "string": 214, "bfloat16": 215}
+
+
+def _set_full_type(op: _ops.Operation, op_def: Any, attrs: dict[str, attr_value_pb2.AttrValue]) -> None:
+    """TF's graph sets ``experimental_type`` on nodes whose OpDef outputs carry a full type
+    (e.g. Shape: ``TFT_PRODUCT[TFT_SHAPE_TENSOR[TFT_INT32]]``, observed on TF 2.21)."""
+    if not any(a.HasField("experimental_full_type") for a in op_def.output_arg):
+        return
+    from tensorkeep.proto import full_type_pb2, node_def_pb2
+    product = full_type_pb2.FullTypeDef(type_id=full_type_pb2.TFT_PRODUCT)
+    for arg in op_def.output_arg:
+        ft = product.args.add()
+        ft.CopyFrom(arg.experimental_full_type)
+        for sub in ft.args:
+            if sub.type_id == full_type_pb2.TFT_VAR and sub.s in attrs:
+                dt = _dt.from_enum(attrs[sub.s].type)
+                sub.Clear()
+                sub.type_id = _FULL_TYPE_IDS.get(dt.name, full_type_pb2.TFT_ANY)
+    extra = node_def_pb2.NodeDef()
+    extra.experimental_type.CopyFrom(product)
+    op._experimental = extra
 
 
 def _flat(value: Any) -> list[Any]:

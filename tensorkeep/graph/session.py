@@ -208,8 +208,7 @@ class Session:
             except errors.OpError as exc:
                 raise _graph_execution_error(exc, op) from exc
             except (ValueError, TypeError, IndexError, ArithmeticError) as exc:
-                raise errors.InvalidArgumentError(
-                    None, op, f"{_PREFIX}{exc}\n\t [[{{{{node {op.name}}}}}]]") from exc
+                raise _graph_execution_error(errors.InvalidArgumentError(None, op, str(exc)), op) from exc
             outs = op._outputs
             if len(outs) == 1:
                 result = [result]
@@ -227,7 +226,7 @@ class Session:
                 try:
                     v = v.get(f"_retval_{element.op.name}_{element.value_index}_0")
                 except errors.OpError as exc:
-                    raise _graph_execution_error(exc, element.op) from None
+                    raise _graph_execution_error(exc, element.op, fetch=True) from None
             results.append(_fetch_value(v))
         return results
 
@@ -236,10 +235,18 @@ class Session:
 _PREFIX = "Graph execution error:\n\n"
 
 
-def _graph_execution_error(exc: errors.OpError, op: _ops.Operation) -> errors.OpError:
-    message = exc.message if exc.message.startswith(_PREFIX) else _PREFIX + exc.message
+def _graph_execution_error(exc: errors.OpError, op: _ops.Operation, fetch: bool = False) -> errors.OpError:
+    """TF 2.21's wording: prefix, the node it was detected at (TF also lists the Python frames
+    that created the node, which tensorkeep does not record), the core message, the node tag."""
+    message = exc.message
+    if message.startswith(_PREFIX):
+        return exc
     if "[[{{node" not in message:
         message += f"\n\t [[{{{{node {op.name}}}}}]]"
+    if not fetch:
+        message = (f"Detected at node '{op.name}' defined at (most recent call last):\n"
+                   f"Node: '{op.name}'\n" + message)
+    message = _PREFIX + message
     out = type(exc)(exc.node_def, exc.op if exc.op is not None else op, message,
                     filename=exc.filename, key=exc.key, offset=exc.offset)
     return out
