@@ -143,7 +143,7 @@ def _strip_default_attrs(graph_def: Any) -> None:
                 del node.attr[attr.name]
 
 
-def _scope_graph_def(graph_def: Any, export_scope: str) -> Any:
+def _scope_graph_def(graph_def: Any, export_scope: str) -> tuple[Any, list[str]]:
     """Only nodes under ``export_scope/``, with the prefix stripped from names and inputs."""
     from tensorkeep.proto import graph_pb2
     out = graph_pb2.GraphDef()
@@ -170,8 +170,7 @@ def _scope_graph_def(graph_def: Any, export_scope: str) -> Any:
                     for s in new.attr["_class"].list.s]
             del new.attr["_class"].list.s[:]
             new.attr["_class"].list.s.extend(vals)
-    out._unbound = unbound  # type: ignore[attr-defined]
-    return out
+    return out, unbound
 
 
 def export_meta_graph(filename: str | os.PathLike[str] | None = None, meta_info_def: Any = None,
@@ -194,8 +193,7 @@ def export_meta_graph(filename: str | os.PathLike[str] | None = None, meta_info_
             graph_def = graph_pb2.GraphDef.FromString(graph_def.SerializeToString())
     unbound: list[str] = []
     if export_scope:
-        graph_def = _scope_graph_def(graph_def, export_scope)
-        unbound = getattr(graph_def, "_unbound", [])
+        graph_def, unbound = _scope_graph_def(graph_def, export_scope)
     if clear_devices:
         for node in graph_def.node:
             node.device = ""
