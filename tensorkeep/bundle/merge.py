@@ -16,7 +16,7 @@ from tensorkeep import errors
 from tensorkeep.bundle.naming import data_filename, index_filename
 from tensorkeep.bundle.reader import BundleReader, key_str
 from tensorkeep.format.entry import BundleEntry, BundleHeader
-from tensorkeep.io.files import AtomicWriter, fsync_dir, translate_os_error
+from tensorkeep.io.files import AtomicWriter, fsync_dir, remove_stale_temps, translate_os_error
 
 
 def merge_bundles(prefixes: Sequence[str], destination: str, *, delete_old_dirs: bool = True,
@@ -30,6 +30,7 @@ def merge_bundles(prefixes: Sequence[str], destination: str, *, delete_old_dirs:
             os.makedirs(dest_dir, exist_ok=True)
         except OSError as exc:
             raise translate_os_error(exc, dest_dir, "creating the checkpoint directory") from exc
+    remove_stale_temps(dest_dir or ".")   # leftovers of killed saves (unlocked temporaries)
     present = []
     for p in prefixes:
         if os.path.exists(index_filename(p)):
