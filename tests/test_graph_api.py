@@ -436,3 +436,17 @@ def test_tutorial_program_runs_with_tensorkeep(tmp_path: Any, run_python: Any) -
     blocks = [i for i, line in enumerate(lines) if line.startswith("v1:")]
     assert len(blocks) == 3 and len({lines[i] for i in blocks}) == 1
     assert (tmp_path / "save" / "model.meta").read_bytes() == (tmp_path / "save" / "model.ckpt.meta").read_bytes()
+
+
+def test_getitem_and_iteration(g: Any) -> None:
+    x = tf.constant(np.arange(12, dtype=np.int32).reshape(3, 4), name="x")
+    row = x[1]
+    cols = x[:, 1:3]
+    last = x[-1, ::-1]
+    first, second, third = x
+    assert row.op.type == "StridedSlice" and row.op.name == "strided_slice"
+    with tf.Session() as sess:
+        assert sess.run(row).tolist() == [4, 5, 6, 7]
+        assert sess.run(cols).tolist() == [[1, 2], [5, 6], [9, 10]]
+        assert sess.run(last).tolist() == [11, 10, 9, 8]
+        assert sess.run(third).tolist() == [8, 9, 10, 11]

@@ -432,3 +432,24 @@ def test_import_graph_def_prefixes(tf: Any) -> None:
         with tk.Session(graph=g) as sess:
             assert sess.run("m/b:0") == 5.0
             assert sess.run(b) == 2.0
+
+
+def test_tutorial_meta_file_equals_tensorflow_but_git_version(tmp_path: Any, run_python: Any) -> None:
+    """The seed tutorial's save/model.meta from tensorkeep vs TF 2.21 (v2 behaviour disabled)."""
+    from pathlib import Path
+    source = Path("/work/shared/seed/tutorial.py")
+    if not source.exists():
+        pytest.skip("seed tutorial not present")
+    text = source.read_text()
+    ours_dir, theirs_dir = tmp_path / "ours", tmp_path / "theirs"
+    ours_dir.mkdir()
+    theirs_dir.mkdir()
+    run_python(text.replace("import tensorflow as tf", "import tensorkeep as tf"), cwd=str(ours_dir))
+    run_python(text.replace("import tensorflow as tf",
+                            "import tensorflow.compat.v1 as tf; tf.disable_v2_behavior()"), cwd=str(theirs_dir))
+    ours = meta_graph_pb2.MetaGraphDef.FromString((ours_dir / "save" / "model.meta").read_bytes())
+    theirs = meta_graph_pb2.MetaGraphDef.FromString((theirs_dir / "save" / "model.meta").read_bytes())
+    assert ours.meta_info_def.tensorflow_git_version == tk_meta.TENSORFLOW_GIT_VERSION
+    theirs.meta_info_def.tensorflow_git_version = ours.meta_info_def.tensorflow_git_version
+    assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(deterministic=True)
+    assert (ours_dir / "save" / "model.meta").read_bytes() == ours.SerializeToString(deterministic=True)
