@@ -58,8 +58,9 @@ def values_for(step: int) -> dict[str, Any]:
     }
 
 
-def assert_values(got: Any, step: int, where: str) -> None:
-    want = values_for(step)
+def assert_values(got: Any, step: int, where: str,
+                  expect: Callable[[int], dict[str, Any]] = values_for) -> None:
+    want = expect(step)
     keys = set(got)
     if keys != set(want):
         raise AssertionError(f"{where}: keys {sorted(keys)} != {sorted(want)}")
@@ -97,6 +98,7 @@ class Flow:
     # whether the flow removes data files that an interrupted *deletion* of an
     # evicted checkpoint left without their index (the state functions alone cannot)
     sweeps_deleted: bool = True
+    expect: Callable[[int], dict[str, Any]] = values_for     # the tensors of step n
 
 
 def _save_plain(d: str, step: int) -> None:
@@ -131,6 +133,30 @@ def _save_v1(d: str, step: int) -> None:
     write_v1(os.path.join(d, f"ckpt-{step}"), names, [""] * len(names), [vals[n] for n in names])
 
 
+def _saver_values(step: int) -> dict[str, Any]:
+    v = values_for(step)
+    return {k: v[k] for k in ("dense/kernel", "dense/bias", "global_step", "emb")}
+
+
+def _save_saver(d: str, step: int, *, sharded: bool = False, version: int = 2) -> None:
+    """tf.compat.v1.train.Saver(max_to_keep=2) in a fresh graph, recovering the state file."""
+    import tensorkeep as tf
+    from tensorkeep.checkpoint import state
+
+    with tf.Graph().as_default():
+        for name, value in _saver_values(step).items():
+            tf.Variable(value, name=name)
+        saver = tf.compat.v1.train.Saver(
+            max_to_keep=2, sharded=sharded,
+            write_version=tf.compat.v1.train.SaverDef.V1 if version == 1 else tf.compat.v1.train.SaverDef.V2)
+        old = state.get_checkpoint_state(d)
+        if old is not None:
+            saver.recover_last_checkpoints(list(old.all_model_checkpoint_paths))
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.save(sess, os.path.join(d, "ckpt"), global_step=step, write_meta_graph=False)
+
+
 def _has(module: str, name: str | None = None) -> Callable[[], bool]:
     def check() -> bool:
         import importlib
@@ -153,6 +179,13 @@ FLOWS: dict[str, Flow] = {
     "save_sharded": Flow("save_sharded", _save_sharded, keep=None, state=False),
     "rotate": Flow("rotate", _save_rotate, keep=2, state=True, sweeps_deleted=False),
     "v1": Flow("v1", _save_v1, keep=None, state=False, available=_has("tensorkeep.bundle.v1", "write_v1")),
+    "saver": Flow("saver", _save_saver, keep=2, state=True, expect=_saver_values, sweeps_deleted=False,
+                  available=_has("tensorkeep.graph.saver", "Saver")),
+    "saver_sharded": Flow("saver_sharded", lambda d, s: _save_saver(d, s, sharded=True), keep=2,
+                          state=True, expect=_saver_values, sweeps_deleted=False,
+                          available=_has("tensorkeep.graph.saver", "Saver")),
+    "saver_v1": Flow("saver_v1", lambda d, s: _save_saver(d, s, version=1), keep=2, state=True,
+                     expect=_saver_values, sweeps_deleted=False, available=_has("tensorkeep.graph.saver", "Saver")),
     "manager": Flow("manager", _save_manager, keep=2, state=True,
                     available=_has("tensorkeep.manager", "CheckpointManager")),
 }
@@ -221,7 +254,7 @@ def check_dir(d: str, flow: Flow, completed: list[int],
         fp = _fingerprint(d, f"ckpt-{s}")
         if verified is not None and verified.get(s) == fp:
             continue          # files untouched since their values were last compared
-        assert_values(tensorkeep.load(prefix), s, prefix)
+        assert_values(tensorkeep.load(prefix), s, prefix, flow.expect)
         rep.restored += 1
         if verified is not None:
             verified[s] = fp
@@ -246,13 +279,13 @@ def check_dir(d: str, flow: Flow, completed: list[int],
             if latest is not None:
                 rep.latest = step_of(latest)
                 assert rep.latest in rep.complete
-                assert_values(tensorkeep.load(latest), rep.latest, latest)
+                assert_values(tensorkeep.load(latest), rep.latest, latest, flow.expect)
             if completed and (rep.latest is None or rep.latest < completed[-1]):
                 raise AssertionError(f"latest_checkpoint {rep.latest} older than completed {completed[-1]}")
     for n in names:
         if n == STATE or n.endswith(".index") or n.endswith(".meta") or STEP_RE.fullmatch(n):
             continue
-        if TEMP_RE.fullmatch(n):
+        if TEMP_RE.fullmatch(n) or n.endswith("_temp") and os.path.isdir(os.path.join(d, n)):
             rep.temps.append(n)
             continue
         m = DATA_RE.fullmatch(n)

@@ -17,6 +17,8 @@ import pytest
 import reliability_helpers as h
 
 TRIALS = int(os.environ.get("TK_CRASH_TRIALS", "200"))
+# the three main save paths get TRIALS each; the variants (sharded, V1, state functions) fewer
+SHORT = {"save_sharded", "rotate", "v1", "saver_sharded", "saver_v1"}
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +30,13 @@ def zygote():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("flow", h.available_flows())  # APIs not landed yet are not listed
 def test_sigkill_during_save_loses_nothing(flow, zygote, tmp_path):
-    stats = h.run_crash_trials(flow, str(tmp_path), TRIALS, seed=7, zygote=zygote)
-    assert stats.trials == TRIALS
+    trials = TRIALS // 3 if flow in SHORT else TRIALS
+    stats = h.run_crash_trials(flow, str(tmp_path), trials, seed=7, zygote=zygote)
+    assert stats.trials == trials
     assert stats.lost == 0
-    assert stats.killed >= TRIALS // 3          # most trials really were killed mid-save
-    assert len(stats.outcomes) >= 3, stats.outcomes   # kills landed in several phases
+    # most trials really were killed mid-save, in several phases (timing varies with load)
+    assert stats.killed >= trials // 4, stats.as_dict()
+    assert len(stats.outcomes) >= 3, stats.as_dict()
 
 
 def test_killed_save_leftovers_are_removed_by_next_save(tmp_path, zygote):
