@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
 import numpy as np
@@ -22,7 +23,15 @@ from tensorkeep.bundle.naming import data_filename, index_filename
 from tensorkeep.format import tensor_data
 from tensorkeep.format.crc32c import crc32c, mask
 from tensorkeep.format.entry import ENDIAN_BIG, BundleEntry, BundleHeader
+from tensorkeep.format.table import Table
 from tensorkeep.io.files import file_size, map_file, read_bytes, read_into
+
+# Reads of at most this many bytes are copied from the memory map (no syscall);
+# larger ones are read with pread in chunks of _CHUNK bytes while a helper thread
+# checksums the previous chunk (both release the GIL), so a verified read costs
+# about max(read, crc32c) rather than their sum.
+_MAP_COPY_BYTES = 1 << 20
+_CHUNK = 8 << 20
 
 Extent = tuple[int, int]
 
@@ -39,8 +48,6 @@ class BundleReader:
     """Read tensors from the bundle at ``prefix`` (``prefix.index`` must exist)."""
 
     def __init__(self, prefix: str | os.PathLike[str], *, verify_checksums: bool = True) -> None:
-        from tensorkeep.format.table import Table
-
         self.prefix = os.fspath(prefix)
         self.verify_checksums = verify_checksums
         self.index_path = index_filename(self.prefix)
@@ -48,18 +55,17 @@ class BundleReader:
             raise errors.DataLossError(f"Unable to open table file {self.index_path}: is a directory",
                                        filename=self.index_path)
         buf = read_bytes(self.index_path)
-        self._table = Table(buf, verify_checksums=verify_checksums, filename=self.index_path)
-        self._raw: dict[bytes, memoryview] = {}
         header_raw: memoryview | None = None
         try:
-            for i, (k, v) in enumerate(self._table.items()):
-                if i == 0:
-                    if k != b"":
-                        raise errors.data_loss("bundle header (empty key) missing from the index",
-                                               filename=self.index_path, key=k)
-                    header_raw = v
-                else:
-                    self._raw[k] = v
+            self._table = Table(buf, verify_checksums=verify_checksums, filename=self.index_path)
+            # key -> where its BundleEntryProto is (Table.scan); decoded on first use
+            self._raw: dict[bytes, int | memoryview] = self._table.scan()
+            first = next(iter(self._raw), None)
+            if first is not None:
+                if first != b"":
+                    raise errors.data_loss("bundle header (empty key) missing from the index",
+                                           filename=self.index_path, key=first)
+                header_raw = self._table.value_at(self._raw.pop(b""))
         except errors.DataLossError as exc:
             raise _with_file(exc, self.index_path) from None
         if header_raw is None:
@@ -73,9 +79,10 @@ class BundleReader:
                 f"bad bundle header (num_shards={self.header.num_shards}, "
                 f"endianness={self.header.endianness})", filename=self.index_path, key=b"")
         self._entries: dict[bytes, BundleEntry] = {}
-        self._maps: dict[int, memoryview] = {}
+        self._maps: dict[int, tuple[str, memoryview]] = {}   # shard -> (path, mapped file)
         self._lock = threading.Lock()
         self._slice_keys: set[bytes] | None = None
+        self._crc_pool: ThreadPoolExecutor | None = None
 
     # -- listing ----------------------------------------------------------------------
 
@@ -84,14 +91,19 @@ class BundleReader:
         return list(self._raw)
 
     def entry(self, key: str | bytes) -> BundleEntry:
-        kb = key_bytes(key)
+        kb = key.encode("utf-8", "surrogateescape") if key.__class__ is str else key_bytes(key)
         e = self._entries.get(kb)
+        if e is not None:
+            return e
         if e is None:
             raw = self._raw.get(kb)
             if raw is None:
                 raise errors.NotFoundError(f"Key {key_str(kb)} not found in checkpoint",
                                            filename=self.index_path, key=kb)
-            e = _with_file_call(lambda: BundleEntry.decode(raw, key=kb), self.index_path)
+            try:
+                e = BundleEntry.decode(self._table.value_at(raw), key=kb)
+            except errors.DataLossError as exc:
+                raise _with_file(exc, self.index_path) from None
             self._check_entry(kb, e)
             self._entries[kb] = e
         return e
@@ -136,8 +148,8 @@ class BundleReader:
         ``out``, the bytes read straight into ``out`` (no temporary).
         Strings: an object array of ``bytes``.
         """
-        kb = key_bytes(key)
-        e = self.entry(kb)
+        kb = key.encode("utf-8", "surrogateescape") if key.__class__ is str else key_bytes(key)
+        e = self._entries.get(kb) or self.entry(kb)
         if e.slices:
             return self._assemble(kb, e, out)
         return self._read_entry(kb, e, out)
@@ -176,15 +188,16 @@ class BundleReader:
                     f"expected size {n * dt.itemsize}", filename=self.index_path, key=kb)
 
     def _data(self, shard_id: int) -> tuple[str, memoryview]:
+        found = self._maps.get(shard_id)
+        if found is not None:
+            return found
         path = data_filename(self.prefix, shard_id, max(self.header.num_shards, 1))
-        m = self._maps.get(shard_id)
-        if m is None:
-            with self._lock:
-                m = self._maps.get(shard_id)
-                if m is None:
-                    m = map_file(path)
-                    self._maps[shard_id] = m
-        return path, m
+        with self._lock:
+            found = self._maps.get(shard_id)
+            if found is None:
+                found = (path, map_file(path))
+                self._maps[shard_id] = found
+        return found
 
     def _bytes(self, kb: bytes, e: BundleEntry) -> tuple[str, memoryview]:
         path, m = self._data(e.shard_id)
@@ -196,6 +209,22 @@ class BundleReader:
 
     def _read_entry(self, kb: bytes, e: BundleEntry, out: np.ndarray | None) -> np.ndarray:
         dt = _dt.from_enum(e.dtype)
+        if out is not None and e.size <= _MAP_COPY_BYTES and self.header.endianness != ENDIAN_BIG:
+            # the common small read into a matching array, with no intermediate object
+            npdt = dt.numpy
+            flags = out.flags
+            if (npdt is not None and dt.itemsize and (out.dtype is npdt or out.dtype == npdt)
+                    and out.shape == e.shape and flags.c_contiguous and flags.writeable):
+                path, src = self._bytes(kb, e)
+                try:
+                    view = memoryview(out).cast("B")
+                except (ValueError, TypeError):     # dtypes the buffer protocol cannot name
+                    view = memoryview(out.reshape(-1).view(np.uint8))
+                view[:] = src
+                if self.verify_checksums and mask(crc32c(view)) != e.crc32c:
+                    raise errors.data_loss("Checksum does not match", filename=path,
+                                           key=key_str(kb), offset=e.offset)
+                return out
         if dt is _dt.string:
             path, view = self._bytes(kb, e)
             n = tensor_data.num_elements(e.shape)
@@ -243,18 +272,53 @@ class BundleReader:
             arr = self._read_entry(kb, e, None)
             out[...] = arr
             return out
-        path = data_filename(self.prefix, e.shard_id, max(self.header.num_shards, 1))
-        size = file_size(path)
-        if e.offset + e.size > size:
-            raise errors.data_loss(
-                f"tensor bytes [{e.offset}, {e.offset + e.size}) run past the end of the data "
-                f"file ({size} bytes)", filename=path, key=key_str(kb), offset=e.offset)
         view = memoryview(out.reshape(-1).view(np.uint8))
-        read_into(path, e.offset, view)
-        if self.verify_checksums and mask(crc32c(view)) != e.crc32c:
+        if e.size <= _MAP_COPY_BYTES:
+            path, src = self._bytes(kb, e)
+            view[:] = src
+            crc = crc32c(view) if self.verify_checksums else 0
+        else:
+            path = data_filename(self.prefix, e.shard_id, max(self.header.num_shards, 1))
+            size = file_size(path)
+            if e.offset + e.size > size:
+                raise errors.data_loss(
+                    f"tensor bytes [{e.offset}, {e.offset + e.size}) run past the end of the data "
+                    f"file ({size} bytes)", filename=path, key=key_str(kb), offset=e.offset)
+            crc = self._read_verified(path, e.offset, view)
+        if self.verify_checksums and mask(crc) != e.crc32c:
             raise errors.data_loss("Checksum does not match", filename=path, key=key_str(kb),
                                    offset=e.offset)
         return out
+
+    def _read_verified(self, path: str, offset: int, view: memoryview) -> int:
+        """Read ``view`` from ``path`` at ``offset``; the CRC-32C of it (0 if not verifying).
+
+        Chunk i+1 is read while the helper thread checksums chunk i (one worker:
+        chunks are checksummed in order, each extending the previous CRC).
+        """
+        if not self.verify_checksums:
+            read_into(path, offset, view)
+            return 0
+        if self._crc_pool is None:
+            with self._lock:
+                if self._crc_pool is None:
+                    self._crc_pool = ThreadPoolExecutor(1, thread_name_prefix="tensorkeep-crc")
+        pool = self._crc_pool
+        state = [0]
+
+        def extend(part: memoryview) -> None:
+            state[0] = crc32c(part, state[0])
+
+        pending = []
+        try:
+            for start in range(0, len(view), _CHUNK):
+                part = view[start:start + _CHUNK]
+                read_into(path, offset + start, part)
+                pending.append(pool.submit(extend, part))
+        finally:
+            for f in pending:
+                f.result()
+        return state[0]
 
     def _assemble(self, kb: bytes, e: BundleEntry, out: np.ndarray | None) -> np.ndarray:
         from tensorkeep.format.ordered_code import encode_tensor_name_slice
@@ -288,6 +352,9 @@ class BundleReader:
 
     def close(self) -> None:
         self._maps.clear()
+        if self._crc_pool is not None:
+            self._crc_pool.shutdown(wait=True)
+            self._crc_pool = None
 
     def __enter__(self) -> "BundleReader":
         return self

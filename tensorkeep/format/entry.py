@@ -220,35 +220,47 @@ def _uvarint(b: bytes, p: int, n: int) -> tuple[int, int]:
 
 
 def _decode_canonical(b: bytes) -> tuple[int, tuple[int, ...], int, int, int, int] | None:
-    """(dtype, shape, shard_id, offset, size, crc) of a canonical entry without slices, or None."""
+    """(dtype, shape, shard_id, offset, size, crc) of a canonical entry without slices, or None.
+
+    One-byte varints (the common dtype, shard, small dims) are read inline;
+    longer ones through _uvarint.
+    """
     n = len(b)
     p = 0
     dtype = shard_id = offset = size = crc = 0
     if n > 1 and b[0] == 0x08:
-        dtype, p = _uvarint(b, 1, n)
-        if dtype < 0:
-            return None
+        dtype = b[1]
+        p = 2
+        if dtype >= 0x80:
+            dtype, p = _uvarint(b, 1, n)
+            if dtype < 0:
+                return None
     if p + 1 >= n or b[p] != 0x12:
         return None
-    slen = b[p + 1]
+    end = p + 2 + b[p + 1]
     p += 2
-    end = p + slen
-    if slen >= 0x80 or end > n:
+    if end > n or b[p - 1] >= 0x80:
         return None
     dims = []
     while p < end:
-        if b[p] != 0x12 or p + 1 >= end:
+        if p + 1 >= end or b[p] != 0x12:
             return None
         dlen = b[p + 1]
-        p += 2
         if dlen == 0:
             dims.append(0)
+            p += 2
             continue
-        if dlen >= 0x80 or p + dlen > end or b[p] != 0x08:
+        q = p + 2 + dlen
+        if dlen >= 0x80 or q > end or b[p + 2] != 0x08:
             return None
-        d, q = _uvarint(b, p + 1, p + dlen)
-        if d <= 0 or q != p + dlen:
-            return None
+        if dlen == 2:
+            d = b[p + 3]
+            if not 0 < d < 0x80:
+                return None
+        else:
+            d, r = _uvarint(b, p + 3, q)
+            if d <= 0 or r != q:
+                return None
         dims.append(d)
         p = q
     if p < n and b[p] == 0x18:
@@ -263,11 +275,9 @@ def _decode_canonical(b: bytes) -> tuple[int, tuple[int, ...], int, int, int, in
         size, p = _uvarint(b, p + 1, n)
         if size <= 0:
             return None
-    if p < n and b[p] == 0x35:
-        if p + 5 > n:
-            return None
+    if p + 5 == n and b[p] == 0x35:
         crc = _FIXED32.unpack_from(b, p + 1)[0]
-        p += 5
+        p = n
     if p != n:
         return None
     return dtype, tuple(dims), shard_id, offset, size, crc

@@ -40,6 +40,7 @@ from typing import Callable, Iterator, Union
 from tensorkeep.errors import DataLossError, data_loss
 from tensorkeep.format import snappy
 from tensorkeep.format.block import Block, BlockBuilder, common_prefix_length
+from tensorkeep.format.coding import decode_varint32
 from tensorkeep.format.crc32c import crc32c, mask, unmask
 from tensorkeep.format.footer import BLOCK_TRAILER_SIZE, FOOTER_LENGTH, BlockHandle, Footer
 
@@ -182,6 +183,7 @@ class Table:
         if view.ndim != 1 or view.itemsize != 1:
             view = view.cast("B")
         self._view = view
+        self._bytes = buf if isinstance(buf, bytes) else None   # for fast indexing in scan()
         self.verify_checksums = verify_checksums
         self.filename = filename
         size = len(view)
@@ -288,6 +290,64 @@ class Table:
         """All (key, value) entries in key order."""
         for i in range(len(self._index_keys)):
             yield from self._block(i)
+
+    def scan(self) -> dict[bytes, int | memoryview]:
+        """Every entry, in key order: key -> where its value is (see :meth:`value_at`).
+
+        The fast listing used when a bundle is opened (one pass, no generator,
+        no per-entry slice): the value is recorded as the table-buffer offset of
+        its entry (an ``int``), resolved by :meth:`value_at` only when asked; a
+        decompressed block's values are recorded as memoryviews. Entries whose
+        header is not three one-byte varints, and anything malformed, go through
+        :class:`Block`'s checked iteration, which raises the same errors.
+        """
+        out: dict[bytes, int | memoryview] = {}
+        data = self._bytes
+        for i in range(len(self._index_keys)):
+            handle = self._handle(i)
+            block = self._block(i)
+            if data is None or block.view.obj is not data:
+                for key, value in block:            # decompressed (or not over bytes)
+                    out[key] = value
+                continue
+            base = handle.offset
+            p = base
+            limit = base + block._restart_offset
+            key = b""
+            while p < limit:
+                if p + 3 > limit:
+                    break
+                shared, unshared, vlen = data[p:p + 3]
+                if (shared | unshared | vlen) >= 0x80 or shared > len(key):
+                    break
+                q = p + 3 + unshared
+                if q + vlen > limit:
+                    break
+                key = key[:shared] + data[p + 3:q]
+                out[key] = p
+                p = q + vlen
+            if p != limit:                           # the checked path names the error
+                for key, value in block:
+                    out[key] = value
+        return out
+
+    def value_at(self, pos: int | memoryview) -> memoryview:
+        """The value recorded by :meth:`scan` (a checked entry header at ``pos``)."""
+        if not isinstance(pos, int):
+            return pos
+        data = self._bytes
+        if data is not None:
+            shared, unshared, vlen = data[pos:pos + 3]
+            if (shared | unshared | vlen) < 0x80:    # scan() checked it fits its block
+                start = pos + 3 + unshared
+                return self._view[start:start + vlen]
+        view = self._view
+        limit = len(view)
+        shared, q = decode_varint32(view, pos, limit)
+        unshared, q = decode_varint32(view, q, limit)
+        vlen, q = decode_varint32(view, q, limit)
+        start = q + unshared
+        return view[start:start + vlen]
 
     def keys(self) -> Iterator[bytes]:
         for key, _ in self.items():
