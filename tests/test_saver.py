@@ -60,13 +60,24 @@ class Lib:
         return (self.tf.train.latest_checkpoint if self.tf else cs.latest_checkpoint)(d)
 
 
+def _meta_bytes(data):
+    """A meta graph with the one field that names the producer (tensorflow_git_version) cleared."""
+    from tensorkeep.proto import meta_graph_pb2
+
+    meta = meta_graph_pb2.MetaGraphDef.FromString(data)
+    meta.meta_info_def.ClearField("tensorflow_git_version")
+    return meta.SerializeToString(deterministic=True)
+
+
 def _tree(root):
+    """Every file under ``root`` by relative name -> bytes (meta graphs normalized)."""
     out = {}
     for dirpath, _, names in os.walk(root):
         for n in names:
             p = os.path.join(dirpath, n)
             rel = os.path.relpath(p, root)
-            out[rel] = None if rel.endswith(".meta") else open(p, "rb").read()
+            data = open(p, "rb").read()
+            out[rel] = _meta_bytes(data) if rel.endswith(".meta") else data
     return out
 
 
@@ -84,8 +95,7 @@ def run_both(tf, tmp_path, monkeypatch, scenario, cwd_relative=True):
         root.mkdir()
         monkeypatch.chdir(root)
         out = scenario(lib, "." if cwd_relative else str(root))
-        tree = {k: v if v is None else v.replace(str(root).encode(), b"ROOT")
-                for k, v in _tree(root).items()}
+        tree = {k: v.replace(str(root).encode(), b"ROOT") for k, v in _tree(root).items()}
         results[who] = (tree, _norm(out, str(root)))
     return results["tf"], results["tk"]
 
@@ -126,13 +136,11 @@ def test_global_step_and_padding(tf, tmp_path, monkeypatch, pad):
             with lib.session(g) as sess:
                 sess.run(lib.init())
                 os.makedirs("save")
-                out.append(s.save(sess, "save/model.ckpt", write_meta_graph=False))
-                out.append(s.save(sess, "save/model.ckpt", global_step=1000, write_meta_graph=False))
-                out.append(s.save(sess, "save/model.ckpt", global_step=step, write_meta_graph=False))
-                out.append(s.save(sess, "save/model.ckpt", global_step=step.value(),
-                                  write_meta_graph=False))
-                out.append(s.save(sess, "save/model.ckpt", global_step="global_step:0",
-                                  write_meta_graph=False))
+                out.append(s.save(sess, "save/model.ckpt"))
+                out.append(s.save(sess, "save/model.ckpt", global_step=1000))
+                out.append(s.save(sess, "save/model.ckpt", global_step=step))
+                out.append(s.save(sess, "save/model.ckpt", global_step=step.value()))
+                out.append(s.save(sess, "save/model.ckpt", global_step="global_step:0"))
                 out.append(s.last_checkpoints)
                 out.append(open("save/checkpoint").read())
         return out
@@ -179,8 +187,7 @@ def test_relative_and_absolute_paths(tf, tmp_path, monkeypatch, relative_paths, 
                 os.makedirs(base)
                 os.makedirs("other")
                 for step in range(3):
-                    s.save(sess, os.path.join(base, "model.ckpt"), global_step=step,
-                           write_meta_graph=False)
+                    s.save(sess, os.path.join(base, "model.ckpt"), global_step=step)
                 # one Saver, two directories: TF carries its whole list across (a quirk)
                 s.save(sess, "other/m", write_meta_graph=False, latest_filename="mystate")
         st = lib.get_checkpoint_state(os.path.join(root, "rel", "dir"))
@@ -199,8 +206,8 @@ def test_save_in_current_directory(tf, tmp_path, monkeypatch):
             s = lib.saver()
             with lib.session(g) as sess:
                 sess.run(lib.init())
-                out = [s.save(sess, "model.ckpt", global_step=3, write_meta_graph=False),
-                       s.save(sess, "./m2", write_meta_graph=False)]
+                out = [s.save(sess, "model.ckpt", global_step=3),
+                       s.save(sess, "./m2")]
         return out + [open("checkpoint").read(), lib.latest_checkpoint(".")]
 
     assert_same(*run_both(tf, tmp_path, monkeypatch, scenario))
@@ -216,8 +223,8 @@ def test_sharded_single_device(tf, tmp_path, monkeypatch, version):
             with lib.session(g) as sess:
                 sess.run(lib.init())
                 os.makedirs("save")
-                out = [s.save(sess, "save/model.ckpt", global_step=5, write_meta_graph=False),
-                       s.save(sess, "save/model.ckpt", global_step=6, write_meta_graph=False)]
+                out = [s.save(sess, "save/model.ckpt", global_step=5),
+                       s.save(sess, "save/model.ckpt", global_step=6)]
                 sess.run(lib.init())
                 s.restore(sess, out[-1])
         return out + [open("save/checkpoint").read(), lib.latest_checkpoint("save")]
@@ -233,7 +240,7 @@ def test_dict_var_list_keys(tf, tmp_path, monkeypatch):
             s = lib.saver({"renamed/a": a, "b": b})
             with lib.session(g) as sess:
                 sess.run(lib.init())
-                return s.save(sess, os.path.join(root, "m"), write_meta_graph=False)
+                return s.save(sess, os.path.join(root, "m"))
 
     assert_same(*run_both(tf, tmp_path, monkeypatch, scenario, cwd_relative=False))
 
@@ -251,6 +258,8 @@ def test_resource_and_partitioned_variables(tf, tmp_path, monkeypatch):
             s = lib.saver()
             with lib.session(g) as sess:
                 sess.run(lib.init())
+                # (meta graph not compared here: the runtime does not yet infer RestoreV2's
+                # _output_shapes from slice specs, which TF does)
                 path = s.save(sess, "m", write_meta_graph=False)
                 sess.run(lib.init())
                 s.restore(sess, path)
@@ -265,7 +274,7 @@ def test_allow_empty(tf, tmp_path, monkeypatch):
         with g.as_default():
             s = lib.saver(allow_empty=True)
             with lib.session(g) as sess:
-                return s.save(sess, "m", write_meta_graph=False), s.restore(sess, "m"), s.as_saver_def()
+                return s.save(sess, "m"), s.restore(sess, "m"), s.as_saver_def()
 
     assert_same(*run_both(tf, tmp_path, monkeypatch, scenario))
 
@@ -279,7 +288,7 @@ def test_write_state_false(tf, tmp_path, monkeypatch):
             with lib.session(g) as sess:
                 sess.run(lib.init())
                 for i in range(3):
-                    s.save(sess, "m", global_step=i, write_state=False, write_meta_graph=False)
+                    s.save(sess, "m", global_step=i, write_state=False)
                 return s.last_checkpoints
 
     assert_same(*run_both(tf, tmp_path, monkeypatch, scenario))
@@ -294,7 +303,7 @@ def _saved(lib, path):
         s = lib.saver()
         with lib.session(g) as sess:
             sess.run(lib.init())
-            s.save(sess, path, write_meta_graph=False)
+            s.save(sess, path)
 
 
 def test_restore_values_round_trip_with_tf(tf, tmp_path):
@@ -308,7 +317,7 @@ def test_restore_values_round_trip_with_tf(tf, tmp_path):
                 s = writer.saver(write_version=version)
                 with writer.session(g) as sess:
                     sess.run(writer.init())
-                    s.save(sess, path, write_meta_graph=False)
+                    s.save(sess, path)
             g = reader.graph()
             with g.as_default():
                 a = reader.var(np.zeros((2, 3), np.float32), "v1")
@@ -332,6 +341,7 @@ def test_restore_errors_match_tf(tf, tmp_path, monkeypatch, case):
                 lib.var(np.zeros((2, 3), np.float64), "v1")
             else:
                 lib.var(np.zeros((2, 3), np.float32), "v1")
+            lib.var(np.zeros(2, np.int64), "scope/v2")
             if case == "missing_key":
                 lib.var(np.zeros(1, np.float32), "v3")
             s = lib.saver()
@@ -443,7 +453,7 @@ def test_save_before_build_and_deferred_build(tf, tmp_path, monkeypatch):
                     first = str(exc)
                 s.build()
                 s.build()  # idempotent
-                return first, s.save(sess, "m", write_meta_graph=False), str(s.as_saver_def())
+                return first, s.save(sess, "m"), str(s.as_saver_def())
 
     assert_same(*run_both(tf, tmp_path, monkeypatch, scenario))
 
@@ -460,14 +470,14 @@ def test_last_checkpoints_methods(tf, tmp_path, monkeypatch):
             with lib.session(g) as sess:
                 sess.run(lib.init())
                 for i in range(3):
-                    s.save(sess, "m", global_step=i, write_meta_graph=False)
+                    s.save(sess, "m", global_step=i)
                 out.append(s.last_checkpoints)
                 # +inf times: evicted entries are kept on disk
                 s.set_last_checkpoints(["m-0", "m-1", "m-2"])
-                s.save(sess, "m", global_step=3, write_meta_graph=False)
+                s.save(sess, "m", global_step=3)
                 out.append(s.last_checkpoints)
                 s.set_last_checkpoints_with_time([("m-2", 0.0), ("m-3", 1.0)])
-                s.save(sess, "m", global_step=4, write_meta_graph=False)
+                s.save(sess, "m", global_step=4)
                 out.append(s.last_checkpoints)
                 s.recover_last_checkpoints(["m-0", "m-3", "m-4", "gone"])
                 out.append(s.last_checkpoints)
@@ -548,7 +558,7 @@ def test_keep_checkpoint_every_n_hours_with_controlled_clock(run_python, tmp_pat
         sess.run(init())
         for step in range(12):
             NOW[0] += 25 * 60          # a save every 25 minutes
-            s.save(sess, "save/model.ckpt", global_step=step, write_meta_graph=False)
+            s.save(sess, "save/model.ckpt", global_step=step)
             states.append(open("save/checkpoint").read())
     print(json.dumps([sorted(os.listdir("save")), states, s.last_checkpoints]))
     """)
@@ -562,25 +572,27 @@ def test_keep_checkpoint_every_n_hours_with_controlled_clock(run_python, tmp_pat
 def test_restart_and_recover_last_checkpoints(run_python, tmp_path):
     first = """
     v = V(np.arange(3, dtype=np.float32), "v")
+    w = V(np.int64(4), "w")
     s = Saver(max_to_keep=3)
     with Session() as sess:
         sess.run(init())
         for step in range(4):
-            s.save(sess, os.path.abspath("model"), global_step=step, write_meta_graph=False)
+            s.save(sess, os.path.abspath("model"), global_step=step)
     print(json.dumps(s.last_checkpoints))
     """
     second = """
     v = V(np.arange(3, dtype=np.float32), "v")
+    w = V(np.int64(4), "w")
     s = Saver(max_to_keep=3)
     out = []
     with Session() as sess:
         sess.run(init())
-        s.save(sess, os.path.abspath("model"), global_step=10, write_meta_graph=False)
+        s.save(sess, os.path.abspath("model"), global_step=10)
         out.append(sorted(os.listdir(".")))     # without recovery nothing old is deleted
         s.recover_last_checkpoints(get_state(".").all_model_checkpoint_paths)
         out.append(s.last_checkpoints)
         for step in (11, 12):
-            s.save(sess, os.path.abspath("model"), global_step=step, write_meta_graph=False)
+            s.save(sess, os.path.abspath("model"), global_step=step)
         out.append(sorted(os.listdir(".")))
         out.append(open("checkpoint").read())
         s.restore(sess, os.path.abspath("model-12"))
@@ -603,23 +615,27 @@ def test_sharded_two_devices(run_python, tmp_path):
     tf_body = """
     with tf.device("/cpu:0"):
         a = V(np.arange(3, dtype=np.float32), "a")
+        a2 = V(np.float64(2.5), "a2")
     with tf.device("/cpu:1"):
         b = V(np.arange(4, dtype=np.int64), "b")
+        b2 = V(np.int32(-1), "b2")
     s = Saver(sharded=True)
     with Session(config=tf.ConfigProto(device_count={"CPU": 2})) as sess:
         sess.run(init())
-        print(json.dumps([s.save(sess, "model.ckpt", write_meta_graph=False), sorted(os.listdir("."))]))
+        print(json.dumps([s.save(sess, "model.ckpt"), sorted(os.listdir("."))]))
     """
     tk_body = """
     from tensorkeep.graph import ops
     with ops.device("/cpu:0"):
         a = V(np.arange(3, dtype=np.float32), "a")
+        a2 = V(np.float64(2.5), "a2")
     with ops.device("/cpu:1"):
         b = V(np.arange(4, dtype=np.int64), "b")
+        b2 = V(np.int32(-1), "b2")
     s = Saver(sharded=True)
     with Session() as sess:
         sess.run(init())
-        print(json.dumps([s.save(sess, "model.ckpt", write_meta_graph=False), sorted(os.listdir("."))]))
+        print(json.dumps([s.save(sess, "model.ckpt"), sorted(os.listdir("."))]))
         sess.run(init())
         s.restore(sess, "model.ckpt")
     """
@@ -633,7 +649,8 @@ def test_sharded_two_devices(run_python, tmp_path):
         trees.append(_tree(root))
     assert outs[0] == outs[1]
     assert json.loads(outs[1])[1] == ["checkpoint", "model.ckpt.data-00000-of-00002",
-                                      "model.ckpt.data-00001-of-00002", "model.ckpt.index"]
+                                      "model.ckpt.data-00001-of-00002", "model.ckpt.index",
+                                      "model.ckpt.meta"]
     assert trees[0] == trees[1]
 
 
@@ -667,3 +684,19 @@ def test_restore_sequentially_bounds_peak_memory(tmp_path, version):
                 assert got[0] == i and got[-1] == i
     one = n * 4
     assert (peak - current) < 1.5 * one, f"transient peak {(peak - current) / one:.2f} variables"
+
+
+@pytest.mark.xfail(reason="graph runtime: a RestoreV2 node with ONE output gets the kernel's list "
+                          "wrapped once more (session treats the list as the single value), so "
+                          "the restored value has an extra leading dimension", strict=False)
+def test_single_variable_save_restore(tmp_path):
+    g = ops.Graph()
+    with g.as_default():
+        v = variables.Variable(np.arange(3, dtype=np.float32), name="v")
+        s = Saver()
+        with session.Session() as sess:
+            sess.run(variables.global_variables_initializer())
+            path = s.save(sess, str(tmp_path / "m"), write_meta_graph=False)
+            sess.run(v.assign(np.zeros(3, np.float32)))
+            s.restore(sess, path)
+            assert sess.run(v.value()).tolist() == [0, 1, 2]

@@ -1,0 +1,157 @@
+"""Saver.export_meta_graph and import_meta_graph, against TF 2.21 both ways.
+
+Meta graphs are compared as parsed MetaGraphDefs with ``tensorflow_git_version``
+cleared (tensorkeep writes its own name there, deliberately).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import textwrap
+
+import numpy as np
+import pytest
+
+from tensorkeep.graph import ops, session, variables
+from tensorkeep.graph.saver import Saver
+from tensorkeep.proto import meta_graph_pb2
+
+
+def _normalized(meta):
+    m = meta_graph_pb2.MetaGraphDef.FromString(meta.SerializeToString())
+    m.meta_info_def.ClearField("tensorflow_git_version")
+    return m
+
+
+def _export(tf, kwargs, saver_kwargs):
+    if tf is not None:
+        g = tf.Graph()
+        V = lambda v, n: tf.compat.v1.Variable(v, name=n, use_resource=False)  # noqa: E731
+        S = tf.compat.v1.train.Saver
+        dev = tf.device
+    else:
+        g = ops.Graph()
+        V = lambda v, n: variables.Variable(v, name=n)  # noqa: E731
+        S = Saver
+        dev = ops.device
+    with g.as_default():
+        with dev("/cpu:0"):
+            V(np.ones((1, 2), np.float32), "outer/v1")
+        V(np.arange(3, dtype=np.int64), "outer/v2")
+        s = S(**saver_kwargs)
+        return _normalized(s.export_meta_graph(**kwargs))
+
+
+CASES = [
+    ({}, {}),
+    ({"strip_default_attrs": True}, {}),
+    ({}, {"sharded": True}),
+    ({}, {"write_version": 1, "max_to_keep": None, "keep_checkpoint_every_n_hours": 0.5}),
+    ({"collection_list": ["variables"]}, {"reshape": True}),
+]
+
+
+@pytest.mark.parametrize("kwargs, saver_kwargs", CASES)
+def test_export_meta_graph_identical_to_tf(tf, kwargs, saver_kwargs):
+    ours = _export(None, kwargs, saver_kwargs)
+    theirs = _export(tf, kwargs, saver_kwargs)
+    if ours.SerializeToString(deterministic=True) != theirs.SerializeToString(deterministic=True):
+        from google.protobuf import text_format
+
+        diff = difflib.unified_diff(text_format.MessageToString(theirs).splitlines(),
+                                    text_format.MessageToString(ours).splitlines(), "tf", "tk",
+                                    lineterm="", n=2)
+        pytest.fail("\n".join(list(diff)[:80]))
+
+
+def test_export_meta_graph_text_and_file(tmp_path):
+    g = ops.Graph()
+    with g.as_default():
+        variables.Variable(np.ones(2, np.float32), name="v")
+        s = Saver()
+        s.export_meta_graph(str(tmp_path / "sub" / "m.pbtxt"), as_text=True)
+    text = (tmp_path / "sub" / "m.pbtxt").read_text()
+    assert 'restore_op_name: "save/restore_all"' in text
+
+
+_TUTORIAL_A = {
+    "tf": """
+        import tensorflow.compat.v1 as tf
+        tf.disable_v2_behavior()
+        V, Saver, Session, init = tf.Variable, tf.train.Saver, tf.Session, tf.global_variables_initializer
+        rn = tf.random_normal
+    """,
+    "tk": """
+        from tensorkeep.graph import variables, session, random_ops
+        from tensorkeep.graph.saver import Saver
+        V, Session, init = variables.Variable, session.Session, variables.global_variables_initializer
+        rn = random_ops.random_normal
+    """,
+}
+_TUTORIAL_B = {
+    "tf": """
+        import tensorflow.compat.v1 as tf
+        tf.disable_v2_behavior()
+        Session, import_meta_graph, get_graph = tf.Session, tf.train.import_meta_graph, tf.get_default_graph
+    """,
+    "tk": """
+        from tensorkeep.graph import session, ops
+        from tensorkeep.graph.meta_graph import import_meta_graph
+        Session, get_graph = session.Session, ops.get_default_graph
+    """,
+}
+
+
+@pytest.mark.parametrize("writer, reader", [("tf", "tk"), ("tk", "tf"), ("tk", "tk")])
+def test_tutorial_split_across_processes(run_python, tmp_path, writer, reader):
+    """Process A declares, initializes and saves; process B only imports the meta graph and restores."""
+    a = run_python(textwrap.dedent(_TUTORIAL_A[writer]) + textwrap.dedent("""
+        import json, os
+        v1 = V(rn([1, 2]), name="v1")
+        v2 = V(rn([2, 3]), name="v2")
+        s = Saver()
+        with Session() as sess:
+            sess.run(init())
+            path = s.save(sess, "save/model.ckpt")
+            print(json.dumps([path, sess.run(v1).tolist(), sess.run(v2).tolist()]))
+    """), cwd=str(tmp_path))
+    path, v1, v2 = json.loads(a.stdout.strip().splitlines()[-1])
+    assert path == "save/model.ckpt"
+    b = run_python(textwrap.dedent(_TUTORIAL_B[reader]) + textwrap.dedent("""
+        import json
+        saver = import_meta_graph("save/model.ckpt.meta")
+        with Session() as sess:
+            saver.restore(sess, "save/model.ckpt")
+            g = get_graph()
+            print(json.dumps([sess.run(g.get_tensor_by_name("v1:0")).tolist(),
+                              sess.run(g.get_tensor_by_name("v2:0")).tolist(),
+                              saver.last_checkpoints, type(saver).__name__]))
+    """), cwd=str(tmp_path))
+    got = json.loads(b.stdout.strip().splitlines()[-1])
+    assert got[0] == v1 and got[1] == v2 and got[3] == "Saver"
+
+
+def test_import_meta_graph_with_scope_returns_scoped_saver(tmp_path):
+    g = ops.Graph()
+    with g.as_default():
+        v = variables.Variable(np.arange(3, dtype=np.float32), name="v")
+        variables.Variable(np.int64(5), name="w")
+        s = Saver()
+        with session.Session() as sess:
+            sess.run(variables.global_variables_initializer())
+            s.save(sess, str(tmp_path / "m"))
+    from tensorkeep.graph.meta_graph import import_meta_graph
+
+    g2 = ops.Graph()
+    with g2.as_default():
+        saver = import_meta_graph(str(tmp_path / "m.meta"), import_scope="imp")
+        sd = saver.as_saver_def()
+        assert (sd.filename_tensor_name, sd.save_tensor_name, sd.restore_op_name) == (
+            "imp/save/Const:0", "imp/save/control_dependency:0", "imp/save/restore_all")
+        with session.Session() as sess:
+            saver.restore(sess, str(tmp_path / "m"))
+            assert sess.run(g2.get_tensor_by_name("imp/v:0")).tolist() == [0, 1, 2]
+            # and it saves too, through the imported nodes
+            assert saver.save(sess, str(tmp_path / "again"), write_meta_graph=False) == str(tmp_path / "again")
+    del v
