@@ -155,3 +155,35 @@ def test_reads_small_and_large(tmp_path, monkeypatch, nbytes: int) -> None:  # t
         with pytest.raises(errors.DataLossError, match="[Cc]hecksum"):
             r.get("a", out=np.empty_like(arr))
         r.close()
+
+
+def test_table_add_many_writes_the_bytes_add_writes() -> None:
+    rng = random.Random(9)
+    for _ in range(200):
+        n = rng.randint(0, 400)
+        keys = sorted({bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 1, 3, 9, 150])))
+                       for _ in range(n)})
+        items = [(k, bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 4, 40, 200, 700]))))
+                 for k in keys]
+        block_size = rng.choice([16, 128, 1024, 262144])
+        interval = rng.choice([1, 2, 16])
+        one: list[bytes] = []
+        tb = TableBuilder(one.append, block_size=block_size, restart_interval=interval)
+        for k, v in items:
+            tb.add(k, v)
+        tb.finish()
+        many: list[bytes] = []
+        tb = TableBuilder(many.append, block_size=block_size, restart_interval=interval)
+        split = rng.randint(0, len(items))
+        for k, v in items[:split]:
+            tb.add(k, v)
+        mixed = [(k, bytearray(v)) if rng.random() < 0.1 else (k, v) for k, v in items[split:]]
+        tb.add_many(mixed)
+        tb.finish()
+        assert b"".join(many) == b"".join(one)
+
+
+def test_table_add_many_refuses_unsorted_keys() -> None:
+    tb = TableBuilder(lambda b: None)
+    with pytest.raises(ValueError, match="increasing"):
+        tb.add_many([(b"b", b""), (b"a", b"")])

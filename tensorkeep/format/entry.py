@@ -172,6 +172,11 @@ _VARINT_CACHE = [encode_varint(i) for i in range(1 << 14)]
 def _varint(value: int) -> bytes:
     if 0 <= value < 16384:
         return _VARINT_CACHE[value]
+    if 0 < value < 1 << 28:
+        if value < 1 << 21:
+            return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80, value >> 14))
+        return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80,
+                      ((value >> 14) & 0x7F) | 0x80, value >> 21))
     return encode_signed_varint64(value)
 
 

@@ -35,12 +35,12 @@ from __future__ import annotations
 import mmap
 import struct
 from bisect import bisect_left
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterable, Iterator, Union
 
 from tensorkeep.errors import DataLossError, data_loss
 from tensorkeep.format import snappy
 from tensorkeep.format.block import Block, BlockBuilder, common_prefix_length
-from tensorkeep.format.coding import decode_varint32
+from tensorkeep.format.coding import decode_varint32, encode_varint
 from tensorkeep.format.crc32c import crc32c, mask, unmask
 from tensorkeep.format.footer import BLOCK_TRAILER_SIZE, FOOTER_LENGTH, BlockHandle, Footer
 
@@ -137,6 +137,62 @@ class TableBuilder:
         self._data_block.add(key, value)
         if self._data_block.size_estimate() >= self.block_size:
             self._flush()
+
+    def add_many(self, items: Iterable[tuple[bytes, bytes]]) -> None:
+        """``add(key, value)`` for each pair: the same bytes, for a fraction of the cost.
+
+        The bundle writer adds one entry per tensor; at 10,000 tensors the general
+        path (argument conversions, then BlockBuilder.add) dominated the index.
+        This loop inlines both for ``bytes`` keys and values, working on the data
+        block builder's buffer directly (block.py's layout: three varint header
+        fields, key suffix, value; a restart every ``restart_interval`` entries).
+        """
+        if self._closed:
+            raise RuntimeError("TableBuilder.add after finish")
+        block = self._data_block
+        interval = block.restart_interval
+        large = OVERLY_LARGE_BLOCK_RATIO * self.block_size
+        block_size = self.block_size
+        for key, value in items:
+            if key.__class__ is not bytes or value.__class__ is not bytes:
+                self.add(key, value)
+                block = self._data_block
+                continue
+            last = self._last_key
+            if self._num_entries > 0:
+                if key <= last:
+                    raise ValueError(f"keys must be added in strictly increasing order: {key!r} "
+                                     f"after {last!r}")
+                if len(key) + len(value) >= large:
+                    self._flush()
+            if self._pending_handle is not None:
+                separator = find_shortest_separator(last, key)
+                self._index_block.add(separator, self._pending_handle.encode())
+                self._pending_handle = None
+            self._last_key = key
+            self._num_entries += 1
+            # -- BlockBuilder.add, inlined
+            buf = block._buf
+            if block._counter < interval:
+                shared = common_prefix_length(block._last_key, key)
+            else:
+                block._restarts.append(len(buf))
+                block._counter = 0
+                shared = 0
+            unshared = len(key) - shared
+            vlen = len(value)
+            if unshared < 0x80 and vlen < 0x80 and shared < 0x80:
+                buf += bytes((shared, unshared, vlen))
+            else:
+                buf += encode_varint(shared)
+                buf += encode_varint(unshared)
+                buf += encode_varint(vlen)
+            buf += key[shared:]
+            buf += value
+            block._last_key = key
+            block._counter += 1
+            if len(buf) + 4 * len(block._restarts) + 4 >= block_size:   # size_estimate()
+                self._flush()
 
     def _flush(self) -> None:
         if self._data_block.empty:
