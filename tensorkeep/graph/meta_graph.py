@@ -26,6 +26,7 @@ from typing import Any, Callable
 from google.protobuf import message as _pb_message
 from google.protobuf import text_format
 
+from tensorkeep import errors
 from tensorkeep.graph import importer, op_defs
 from tensorkeep.graph import ops as _ops
 from tensorkeep.graph import variables as _vars
@@ -274,7 +275,27 @@ def read_meta_graph_file(filename: str | os.PathLike[str]) -> meta_graph_pb2.Met
 
 def import_meta_graph(meta_graph_or_file: Any, clear_devices: bool = False,
                       import_scope: str | None = None, **kwargs: Any) -> Any:
-    """Import a meta graph into the default graph; returns a Saver for it (or None)."""
+    """Import a meta graph into the default graph; returns a Saver for it (or None).
+
+    A meta graph *file* that does not describe a valid graph raises
+    InvalidArgumentError (a ValueError, as TF's ValueError) naming the file, never
+    another exception type: files may come from strangers.
+    """
+    try:
+        return _import_meta_graph(meta_graph_or_file, clear_devices, import_scope, **kwargs)
+    except errors.OpError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError,
+            _pb_message.DecodeError) as exc:
+        if not isinstance(meta_graph_or_file, (str, os.PathLike)):
+            raise
+        raise errors.InvalidArgumentError(
+            f"meta graph file {os.fspath(meta_graph_or_file)} does not describe a valid graph: "
+            f"{type(exc).__name__}: {exc}", filename=os.fspath(meta_graph_or_file)) from exc
+
+
+def _import_meta_graph(meta_graph_or_file: Any, clear_devices: bool, import_scope: str | None,
+                       **kwargs: Any) -> Any:
     result = import_scoped_meta_graph_with_return_elements(
         meta_graph_or_file, clear_devices=clear_devices, import_scope=import_scope, **kwargs)
     meta, imported_vars = result["meta_graph_def"], result["variables"]
