@@ -613,7 +613,15 @@ def read_all(prefix: str) -> dict[str, Any]:
     return out
 
 
+def _meta_graph(data: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        import_meta_graph_bytes(data, os.path.join(d, "m.meta"))
+
+
 DECODERS: dict[str, Callable[[bytes], None]] = {
+    "meta_graph": _meta_graph,
     "sstable": _table,
     "bundle_entry": _entry,
     "state_file": _state,
@@ -744,6 +752,27 @@ def corpus_sweep(directory: str) -> dict[str, Any]:
                 os.remove(os.path.join(work, f))
     return {"inputs": sum(counts.values()),
             "by_outcome": {f"{k} -> {o}": n for (k, o), n in sorted(counts.items())}}
+
+
+def import_meta_graph_bytes(blob: bytes, path: str) -> None:
+    """Write ``blob`` as a meta graph file and import it into a fresh graph."""
+    import tensorkeep as tf
+
+    with open(path, "wb") as f:
+        f.write(blob)
+    with tf.Graph().as_default():
+        tf.compat.v1.train.import_meta_graph(path)
+
+
+def meta_graph_sweep(blob: bytes, path: str, stride: int = 1) -> Counter:
+    """Truncations and bit flips of a meta graph (every ``stride``-th byte), imported."""
+    counts: Counter = Counter()
+    for i in range(0, len(blob), stride):
+        for kind, mutant in [("truncate", blob[:i])] + [
+                ("flip", blob[:i] + bytes([blob[i] ^ (1 << b)]) + blob[i + 1:]) for b in range(8)]:
+            counts[(kind, run_guarded(lambda: import_meta_graph_bytes(mutant, path),
+                                      len(mutant) + 65536))] += 1
+    return counts
 
 
 # --------------------------------------------------------------------------- fault injection
