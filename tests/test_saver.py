@@ -700,3 +700,51 @@ def test_single_variable_save_restore(tmp_path):
             sess.run(v.assign(np.zeros(3, np.float32)))
             s.restore(sess, path)
             assert sess.run(v.value()).tolist() == [0, 1, 2]
+
+
+# ------------------------------------------------------------------ object-based checkpoints
+
+def _tf2_checkpoint(tf, prefix):
+    """A tf.train.Checkpoint (object-based) holding variables named a and scope/b (eager)."""
+    a = tf.Variable(np.arange(3, dtype=np.float32), name="a")
+    b = tf.Variable(np.int64(9), name="scope/b")
+    return tf.train.Checkpoint(x=a, nested=tf.train.Checkpoint(y=b)).write(prefix)
+
+
+@pytest.mark.parametrize("names, ok", [(("a", "scope/b"), True), (("a", "scope/b", "c"), False)])
+def test_name_based_restore_of_object_based_checkpoint(tf, tmp_path, names, ok):
+    prefix = _tf2_checkpoint(tf, str(tmp_path / "obj"))
+    results = []
+    for lib in (Lib(tf), Lib()):
+        g = lib.graph()
+        with g.as_default():
+            vs = [lib.var(np.zeros(3, np.float32) if n == "a" else np.int64(0), n) for n in names]
+            s = lib.saver()
+            with lib.session(g) as sess:
+                try:
+                    s.restore(sess, prefix)
+                    results.append([np.asarray(sess.run(v.value())).tolist() for v in vs])
+                except Exception as exc:  # noqa: BLE001
+                    results.append((type(exc).__name__, str(exc)))
+    assert results[0] == results[1]
+    if ok:
+        assert results[1] == [[0, 1, 2], 9]
+
+
+def test_saver_from_saver_def_drives_the_same_nodes(tf, tmp_path, monkeypatch):
+    def scenario(lib, root):
+        g = lib.graph()
+        with g.as_default():
+            _two_vars(lib)
+            first = lib.saver(max_to_keep=1)
+            again = lib.saver(saver_def=first.as_saver_def(), max_to_keep=7)  # the def's 1 wins
+            n_ops = len(g.get_operations())
+            with lib.session(g) as sess:
+                sess.run(lib.init())
+                for i in range(3):
+                    again.save(sess, "m", global_step=i)
+                sess.run(lib.init())
+                again.restore(sess, "m-2")
+            return again.last_checkpoints, n_ops == len(g.get_operations())
+
+    assert_same(*run_both(tf, tmp_path, monkeypatch, scenario))

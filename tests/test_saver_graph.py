@@ -35,6 +35,13 @@ class _Lib:
     def device(self, d):
         return self.tf.device(d) if self.tf else ops.device(d)
 
+    def base_builder(self):
+        if self.tf:
+            from tensorflow.python.training.saver import BaseSaverBuilder as B
+        else:
+            from tensorkeep.graph.saver import BaseSaverBuilder as B
+        return B()
+
     def slice_info(self, *args):
         return (self.tf.Variable.SaveSliceInfo if self.tf else variables.SaveSliceInfo)(*args)
 
@@ -72,6 +79,13 @@ def _program(lib, kind):
             p0._set_save_slice_info(lib.slice_info("w", [4, 2], [0, 0], [2, 2]))
             p1._set_save_slice_info(lib.slice_info("w", [4, 2], [2, 0], [2, 2]))
             s = lib.saver([a, p0, p1], sharded=True)
+        elif kind == "base_builder":
+            with lib.device("/cpu:0"):
+                lib.var(np.zeros(2, np.float32), "c")
+            s = lib.saver(builder=lib.base_builder(), restore_sequentially=True)
+        elif kind == "from_saver_def":
+            first = lib.saver()
+            s = lib.saver(saver_def=first.as_saver_def(), max_to_keep=1)
         elif kind == "deferred":
             s = lib.saver(defer_build=True)
             lib.var(np.zeros(1, np.float32), "late")
@@ -87,7 +101,8 @@ def _program(lib, kind):
 
 
 KINDS = ["default", "v1", "sharded", "sharded_v1", "reshape", "dict_name_filename", "two_savers",
-         "resource", "devices", "devices_v1", "partitioned", "deferred"]
+         "resource", "devices", "devices_v1", "partitioned", "deferred", "base_builder",
+         "from_saver_def"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

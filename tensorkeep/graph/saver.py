@@ -799,7 +799,7 @@ class Saver:
             extra = set(names_to_keys) - current
             raise errors.NotFoundError(
                 None, None,
-                "Existing variables not in the checkpoint: %s\n\nVariables names when this "
+                "\n\nExisting variables not in the checkpoint: %s\n\nVariables names when this "
                 "checkpoint was written which don't exist now: %s\n\n(%d variable name(s) did "
                 "match)\n\nCould not find some variables in the checkpoint (see names above). "
                 "Saver was attempting to load an object-based checkpoint (saved using "
