@@ -155,3 +155,19 @@ def test_import_meta_graph_with_scope_returns_scoped_saver(tmp_path):
             # and it saves too, through the imported nodes
             assert saver.save(sess, str(tmp_path / "again"), write_meta_graph=False) == str(tmp_path / "again")
     del v
+
+
+def test_save_debug_info_writes_a_debug_file(tmp_path):
+    g = ops.Graph()
+    with g.as_default():
+        variables.Variable(np.ones(2, np.float32), name="v")
+        variables.Variable(np.ones(1, np.int64), name="w")
+        s = Saver()
+        with session.Session() as sess:
+            sess.run(variables.global_variables_initializer())
+            s.save(sess, str(tmp_path / "model.ckpt"), global_step=3, save_debug_info=True)
+    from tensorkeep.proto import graph_debug_info_pb2
+
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert "model.ckpt-3.debug" in names and "model.ckpt-3.meta" in names
+    graph_debug_info_pb2.GraphDebugInfo.FromString((tmp_path / "model.ckpt-3.debug").read_bytes())

@@ -826,12 +826,23 @@ class Saver:
         from tensorkeep.graph import meta_graph
 
         graph = _ops.get_default_graph()
-        return meta_graph.export_meta_graph(
+        meta = meta_graph.export_meta_graph(
             filename=filename, graph_def=graph.as_graph_def(add_shapes=True),
             saver_def=self.saver_def, collection_list=collection_list, as_text=as_text,
             export_scope=export_scope, clear_devices=clear_devices,
             clear_extraneous_savers=clear_extraneous_savers,
             strip_default_attrs=strip_default_attrs, save_debug_info=save_debug_info)
+        if save_debug_info and filename:
+            # TF writes a GraphDebugInfo beside the meta graph: the Python stack of each
+            # node's creation. The graph runtime records no stacks, so ours holds none.
+            debug_path = os.path.splitext(os.fspath(filename))[0] + ".debug"
+            if not os.path.exists(debug_path):
+                from tensorkeep.io import files
+                from tensorkeep.proto import graph_debug_info_pb2
+
+                files.atomic_write(debug_path, graph_debug_info_pb2.GraphDebugInfo()
+                                   .SerializeToString(deterministic=True))
+        return meta
 
 
 def _as_str(value: Any) -> str:
