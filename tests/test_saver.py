@@ -748,3 +748,23 @@ def test_saver_from_saver_def_drives_the_same_nodes(tf, tmp_path, monkeypatch):
             return again.last_checkpoints, n_ops == len(g.get_operations())
 
     assert_same(*run_both(tf, tmp_path, monkeypatch, scenario))
+
+
+def test_failed_delete_of_old_checkpoint_is_reported(tmp_path, monkeypatch, caplog):
+    def denied(path, *args, **kwargs):
+        raise errors.PermissionDeniedError(f"{path}; Permission denied")
+
+    g = ops.Graph()
+    with g.as_default():
+        _two_vars(Lib())
+        s = Saver(max_to_keep=1)
+        with session.Session() as sess:
+            sess.run(variables.global_variables_initializer())
+            s.save(sess, str(tmp_path / "m"), global_step=1, write_meta_graph=False)
+            monkeypatch.setattr(cs, "remove_checkpoint", denied)
+            with caplog.at_level("WARNING", logger="tensorkeep"):
+                assert s.save(sess, str(tmp_path / "m"), global_step=2,
+                              write_meta_graph=False) == str(tmp_path / "m-2")
+    assert "Could not delete old checkpoint" in caplog.text and "Permission denied" in caplog.text
+    assert s.last_checkpoints == [str(tmp_path / "m-2")]
+    assert (tmp_path / "m-1.index").exists()
