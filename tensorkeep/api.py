@@ -24,6 +24,7 @@ from tensorkeep import errors
 from tensorkeep.adapters import numpy as _np_adapter
 from tensorkeep.adapters._common import IncompatibleKeys, loaded
 from tensorkeep.bundle.writer import write_bundle
+from tensorkeep.checkpoint import async_save as _async
 from tensorkeep.checkpoint.reader import LazyCheckpoint
 
 flatten = _np_adapter.flatten
@@ -56,11 +57,21 @@ def _write(flat: Mapping[str, np.ndarray], prefix: str | os.PathLike[str], *,
 
 
 def save(state: Any, prefix: str | os.PathLike[str], *, num_shards: int = 1,
-         fsync: bool = True) -> str:
+         fsync: bool = True, blocking: bool = True, copy: bool = True) -> Any:
     """Write ``state`` as a TensorFlow checkpoint at ``prefix``; returns the prefix.
 
-    Nothing is published unless every tensor was written.
+    Nothing is published unless every tensor was written. ``blocking=False``
+    returns once the tensors are snapshotted (``copy=False``: not even copied;
+    the caller then must not change them until the save is done) and writes in
+    the background; it returns a handle with ``wait()`` and ``done()``. A
+    background error is raised by ``wait()``, or else by the next save.
     """
+    if not blocking:
+        flat = to_arrays(state)
+        path = os.fspath(prefix)
+        return _async.start(path, flat, lambda snap: _write(snap, path, num_shards=num_shards,
+                                                              fsync=fsync), copy=copy)
+    _async.raise_pending()
     return _write(to_arrays(state), prefix, num_shards=num_shards, fsync=fsync)
 
 

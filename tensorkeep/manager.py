@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from tensorkeep import api, errors
+from tensorkeep.checkpoint import async_save as _async
 from tensorkeep.checkpoint.manager import ManagerCore
 
 
@@ -23,13 +24,23 @@ class CheckpointManager:
     writes it (so TensorFlow can continue the directory, and the reverse).
     ``max_to_keep=None`` keeps all; ``keep_checkpoint_every_n_hours`` also keeps
     one checkpoint per that many hours for good.
+
+    ``async_save=True``: ``save`` returns once the tensors are snapshotted
+    (``copy=False``: not copied, the caller promises not to change them until
+    the save is done) and writes in the background; the state file names the
+    new checkpoint, and old ones are deleted, only once it is complete. A
+    background error is raised by :meth:`wait_until_finished` or the next save.
     """
 
     def __init__(self, directory: str | os.PathLike[str], max_to_keep: int | None = 5,
                  keep_checkpoint_every_n_hours: float | None = None,
-                 checkpoint_name: str = "ckpt") -> None:
+                 checkpoint_name: str = "ckpt", *, async_save: bool = False,
+                 copy: bool = True) -> None:
         self._core = ManagerCore(directory, max_to_keep, keep_checkpoint_every_n_hours,
                                  checkpoint_name, write=self._write)
+        self._async = async_save
+        self._copy = copy
+        self._pending: _async.SaveHandle | None = None
 
     @staticmethod
     def _write(flat: Any, prefix: str) -> None:
@@ -54,7 +65,28 @@ class CheckpointManager:
 
         Older checkpoints beyond ``max_to_keep`` are deleted afterwards.
         """
-        return self._core.save(api.to_arrays(state), step)
+        _async.raise_pending()
+        if not self._async:
+            return self._core.save(api.to_arrays(state), step)
+        if step is None:
+            step = self._core.next_number()
+        if isinstance(step, bool) or not isinstance(step, int):
+            try:
+                step = int(step)    # numpy and 0-d tensor steps
+            except (TypeError, ValueError):
+                raise ValueError(f"step must be a non-negative integer, got {step!r}") from None
+        if step < 0:
+            raise ValueError(f"step must be a non-negative integer, got {step!r}")
+        path = f"{os.path.join(self.directory, self._core._name)}-{step}"
+        self._pending = _async.start(path, api.to_arrays(state),
+                                     lambda snap: self._core.save(snap, step), copy=self._copy)
+        return path
+
+    def wait_until_finished(self) -> None:
+        """Wait for a background save; raise its error if it failed."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.wait()
 
     def restore(self, into: Any, checkpoint: str | int | None = None, *, strict: bool = True) -> Any:
         """Restore the latest checkpoint (or ``checkpoint``: a path or a step) into ``into``.

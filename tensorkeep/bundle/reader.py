@@ -314,7 +314,13 @@ class BundleReader:
             for start in range(0, len(view), _CHUNK):
                 part = view[start:start + _CHUNK]
                 read_into(path, offset + start, part)
-                pending.append(pool.submit(extend, part))
+                try:
+                    pending.append(pool.submit(extend, part))
+                except RuntimeError:        # interpreter shutting down: checksum here
+                    for f in pending:
+                        f.result()
+                    pending = []
+                    extend(part)
         finally:
             for f in pending:
                 f.result()

@@ -193,11 +193,16 @@ class BundleWriter:
                 offset = writer.bytes_written
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(1, thread_name_prefix="tensorkeep-crc")
-                fut = self._pool.submit(crc32c, buf)
                 try:
+                    fut = self._pool.submit(crc32c, buf)
+                except RuntimeError:        # interpreter shutting down (a background save)
                     writer.write(buf)
-                finally:
-                    raw = fut.result()
+                    raw = crc32c(buf)
+                else:
+                    try:
+                        writer.write(buf)
+                    finally:
+                        raw = fut.result()
             crc = mask(raw)
         self._shard_bytes[shard] += size
         return encode_entry(dtype.as_datatype_enum, shape, shard, offset, size, crc)
