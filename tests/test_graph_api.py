@@ -450,3 +450,15 @@ def test_getitem_and_iteration(g: Any) -> None:
         assert sess.run(cols).tolist() == [[1, 2], [5, 6], [9, 10]]
         assert sess.run(last).tolist() == [11, 10, 9, 8]
         assert sess.run(third).tolist() == [8, 9, 10, 11]
+
+
+def test_list_output_ops_with_one_element() -> None:
+    """IdentityN / Unpack with a single output still yield that element, not a list."""
+    import tensorkeep as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.constant([[1.0, 2.0]])
+        (only,) = tf.unstack(x, axis=0) if hasattr(tf, "unstack") else [x[0]]
+        with tf.Session() as sess:
+            assert sess.run(only).tolist() == [1.0, 2.0]

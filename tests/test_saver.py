@@ -686,9 +686,6 @@ def test_restore_sequentially_bounds_peak_memory(tmp_path, version):
     assert (peak - current) < 1.5 * one, f"transient peak {(peak - current) / one:.2f} variables"
 
 
-@pytest.mark.xfail(reason="graph runtime: a RestoreV2 node with ONE output gets the kernel's list "
-                          "wrapped once more (session treats the list as the single value), so "
-                          "the restored value has an extra leading dimension", strict=False)
 def test_single_variable_save_restore(tmp_path):
     g = ops.Graph()
     with g.as_default():

@@ -210,7 +210,7 @@ class Session:
             except (ValueError, TypeError, IndexError, ArithmeticError) as exc:
                 raise _graph_execution_error(errors.InvalidArgumentError(None, op, str(exc)), op) from exc
             outs = op._outputs
-            if len(outs) == 1:
+            if len(outs) == 1 and op.type not in _kernels.LIST_OUTPUT:
                 result = [result]
             elif not outs:
                 result = []

@@ -1,7 +1,9 @@
 """Numpy kernels, one small function per op type, registered by op type.
 
 A kernel is ``fn(ctx, *inputs) -> output`` (a value for one-output ops, a
-sequence for several, None for none). ``ctx`` gives the node's attrs
+sequence for several, None for none). Ops whose output is a list argument
+(``RestoreV2``, ``IdentityN``, ``Unpack``) register with ``list_output=True``
+and always return a sequence, even when the list has one element. ``ctx`` gives the node's attrs
 (``ctx.attr("T")``), the node itself and the session's state (variables,
 resources, random generators). Inputs arrive as numpy arrays (object arrays of
 ``bytes`` for strings); reference inputs (``Ref(T)`` in the OpDef) arrive as
@@ -20,15 +22,18 @@ from tensorkeep.graph import attrs as _attrs
 
 Kernel = Callable[..., Any]
 KERNELS: dict[str, Kernel] = {}
+LIST_OUTPUT: set[str] = set()     # op types whose kernels return a sequence for any arity
 
 _FAMILIES = ("state", "math", "array", "random", "io")
 
 
-def kernel(*op_types: str) -> Callable[[Kernel], Kernel]:
+def kernel(*op_types: str, list_output: bool = False) -> Callable[[Kernel], Kernel]:
     """Register ``fn`` as the kernel of each of ``op_types``."""
     def deco(fn: Kernel) -> Kernel:
         for t in op_types:
             KERNELS[t] = fn
+            if list_output:
+                LIST_OUTPUT.add(t)
         return fn
     return deco
 

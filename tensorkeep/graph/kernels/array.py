@@ -39,7 +39,7 @@ def identity(ctx: OpContext, x: Any) -> Any:
     return x
 
 
-@kernel("IdentityN")
+@kernel("IdentityN", list_output=True)
 def identity_n(ctx: OpContext, *xs: Any) -> list[Any]:
     return list(xs)
 
@@ -99,7 +99,7 @@ def pack(ctx: OpContext, *values: np.ndarray) -> np.ndarray:
     return np.stack(values, axis=ctx.attr("axis"))
 
 
-@kernel("Unpack")
+@kernel("Unpack", list_output=True)
 def unpack(ctx: OpContext, value: np.ndarray) -> list[np.ndarray]:
     axis = ctx.attr("axis")
     return [np.take(value, i, axis=axis) for i in range(value.shape[axis])]

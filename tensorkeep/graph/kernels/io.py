@@ -30,7 +30,7 @@ def save_v2(ctx: OpContext, prefix: Any, tensor_names: Any, shape_and_slices: An
                          [np.asarray(t) for t in tensors])
 
 
-@kernel("RestoreV2")
+@kernel("RestoreV2", list_output=True)
 def restore_v2(ctx: OpContext, prefix: Any, tensor_names: Any, shape_and_slices: Any) -> list[np.ndarray]:
     from tensorkeep import bundle
     return bundle.read_tensors(_text(prefix), _texts(tensor_names), _texts(shape_and_slices),
