@@ -134,6 +134,7 @@ d, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for i in range(n):
     paths = [f"{tag}-{j}" for j in range(i % 7 + 1)]
     state.update_checkpoint_state(d, paths[-1], paths)
+open(os.path.join(d, "done-" + tag), "w").close()
 print(json.dumps({"writes": n}))
 """
 
@@ -142,7 +143,7 @@ import json, os, sys
 from tensorkeep.format.state import decode_state
 d, n = sys.argv[1], int(sys.argv[2])
 parsed = 0
-for _ in range(n):
+while not (os.path.exists(os.path.join(d, "done-x")) and os.path.exists(os.path.join(d, "done-y"))):
     try:
         raw = open(os.path.join(d, "checkpoint"), "rb").read()
     except FileNotFoundError:
@@ -160,6 +161,7 @@ def state_file_race(d: str, n: int = 300) -> dict[str, int]:
              _spawn(STATE_READER, d, str(3 * n))]
     a, b, r = _finish(procs)
     assert not [x for x in os.listdir(d) if h.TEMP_RE.fullmatch(x)]
+    assert r["parsed"] > 0, r      # the reader overlapped the writers
     return {"writes": a["writes"] + b["writes"], "parsed_whole": r["parsed"]}
 
 
