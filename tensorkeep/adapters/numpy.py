@@ -46,6 +46,8 @@ def _is_jax_array(obj: Any) -> bool:
 
 def _children(value: Any) -> list[tuple[Any, Any]] | None:
     """(key, child) pairs of a container, or None for a leaf."""
+    if isinstance(value, np.ndarray):       # the common leaf, before the costlier checks
+        return None
     if isinstance(value, Mapping):
         return list(value.items())
     if isinstance(value, tuple) and hasattr(value, "_fields"):       # namedtuple
