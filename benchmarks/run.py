@@ -128,7 +128,7 @@ class Runner:
                     self.work("tkf1", "W2", "restore", rep)
                 self.fresh("tkf1", "W2")
         # flatness in bytes and in tensor count (tensorkeep and the floor)
-        sizes = ["S16M", "S64M", "S256M"] if self.quick else ["S256M", "S1G", "S4G"]
+        sizes = ["S8M", "S32M", "S64M"] if self.quick else ["S256M", "S1G", "S4G"]
         if self.args.big:
             sizes.append("S8G")
         counts = ["N1k", "N4k"] if self.quick else ["N1k", "N10k", "N100k"]
