@@ -342,3 +342,39 @@ def test_save_slices_kernel_read_by_tensorflow(tf: Any, tmp_path: Any) -> None:
     _save_graph(path, ["a"], [""], [a], op_type="SaveSlices")
     got = tf.raw_ops.RestoreV2(prefix=path, tensor_names=["a"], shape_and_slices=[""], dtypes=[tf.float32])
     np.testing.assert_array_equal(got[0].numpy(), a)
+
+
+# --------------------------------------------------------------------------- restore shapes
+_RESTORE_SPECS = ["", "3 2 -:0,1", "5 0,2", "4 3 1,2:-", "2 2 0,2:0,2"]
+
+
+def test_restore_output_shapes_from_constant_specs(tf: Any) -> None:
+    """RestoreV2/RestoreSlice outputs take the slice shape of a constant spec, as TF infers it."""
+    from tensorflow.python.ops import gen_io_ops
+
+    def shapes(lib: Any, g: Any, restore_v2: Any, restore_slice: Any, placeholder: Any,
+               identity: Any, constant: Any) -> list[Any]:
+        n = len(_RESTORE_SPECS)
+        with g.as_default():
+            outs = list(restore_v2("p", ["t"] * n, _RESTORE_SPECS, [lib.float32] * n))
+            outs += list(restore_v2("p", ["t"] * n, placeholder(lib.string, [n]), [lib.float32] * n))
+            outs += list(restore_v2("p", ["t"], identity(constant(["3 2 1,2:-"])), [lib.float32]))
+            outs += [restore_slice("p", "t", s, lib.float32) for s in _RESTORE_SPECS]
+        return [t.shape.as_list() if t.shape.ndims is not None else None for t in outs]
+
+    theirs = shapes(tf, tf.Graph(), gen_io_ops.restore_v2, gen_io_ops.restore_slice,
+                    tf.compat.v1.placeholder, tf.identity, tf.constant)
+
+    import tensorkeep as tk
+
+    def restore_v2(prefix: Any, names: Any, specs: Any, dtypes: Any) -> Any:
+        return apply_op("RestoreV2", prefix=prefix, tensor_names=names, shape_and_slices=specs,
+                        dtypes=dtypes).outputs
+
+    def restore_slice(pattern: Any, name: Any, spec: Any, dt: Any) -> Any:
+        return apply_op("RestoreSlice", file_pattern=pattern, tensor_name=name, shape_and_slice=spec,
+                        dt=dt).outputs[0]
+
+    ours = shapes(tk, tk.Graph(), restore_v2, restore_slice, tk.placeholder, tk.identity, tk.constant)
+    assert ours == theirs
+    assert theirs[1:5] == [[3, 1], [2], [2, 3], [2, 2]]

@@ -258,9 +258,9 @@ def test_resource_and_partitioned_variables(tf, tmp_path, monkeypatch):
             s = lib.saver()
             with lib.session(g) as sess:
                 sess.run(lib.init())
-                # (meta graph not compared here: the runtime does not yet infer RestoreV2's
-                # _output_shapes from slice specs, which TF does)
-                path = s.save(sess, "m", write_meta_graph=False)
+                # the .meta is compared too: RestoreV2's _output_shapes are the slices'
+                # shapes parsed from its constant shape_and_slices (unknown for "")
+                path = s.save(sess, "m")
                 sess.run(lib.init())
                 s.restore(sess, path)
                 return path, sess.run(p1.value()).tolist(), sess.run(g.get_tensor_by_name("r/Read/ReadVariableOp:0")).tolist()

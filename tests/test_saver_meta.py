@@ -39,6 +39,13 @@ def _export(tf, kwargs, saver_kwargs):
         with dev("/cpu:0"):
             V(np.ones((1, 2), np.float32), "outer/v1")
         V(np.arange(3, dtype=np.int64), "outer/v2")
+        if saver_kwargs.pop("partitioned", False):
+            # a [3, 2] variable "w" in two slices (rows 0-1, row 2)
+            SSI = tf.Variable.SaveSliceInfo if tf is not None else variables.SaveSliceInfo
+            p0 = V(np.zeros((2, 2), np.float32), "w/part_0")
+            p1 = V(np.ones((1, 2), np.float32), "w/part_1")
+            p0._set_save_slice_info(SSI("w", [3, 2], [0, 0], [2, 2]))
+            p1._set_save_slice_info(SSI("w", [3, 2], [2, 0], [1, 2]))
         s = S(**saver_kwargs)
         return _normalized(s.export_meta_graph(**kwargs))
 
@@ -49,13 +56,17 @@ CASES = [
     ({}, {"sharded": True}),
     ({}, {"write_version": 1, "max_to_keep": None, "keep_checkpoint_every_n_hours": 0.5}),
     ({"collection_list": ["variables"]}, {"reshape": True}),
+    # RestoreV2's _output_shapes: the slices' shapes from its constant shape_and_slices
+    ({}, {"partitioned": True}),
+    ({}, {"partitioned": True, "sharded": True}),
+    ({}, {"partitioned": True, "write_version": 1}),
 ]
 
 
 @pytest.mark.parametrize("kwargs, saver_kwargs", CASES)
 def test_export_meta_graph_identical_to_tf(tf, kwargs, saver_kwargs):
-    ours = _export(None, kwargs, saver_kwargs)
-    theirs = _export(tf, kwargs, saver_kwargs)
+    ours = _export(None, kwargs, dict(saver_kwargs))
+    theirs = _export(tf, kwargs, dict(saver_kwargs))
     if ours.SerializeToString(deterministic=True) != theirs.SerializeToString(deterministic=True):
         from google.protobuf import text_format
 

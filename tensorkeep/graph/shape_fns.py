@@ -3,8 +3,9 @@
 Shapes feed ``Tensor.shape``, variable shapes and the ``_output_shapes`` attr of
 exported graphs, so they follow TensorFlow's C++ shape functions for the ops we
 know (values of constant inputs are used where TF uses them: ``Reshape``'s shape,
-``RandomStandardNormal``'s shape, reduction axes). Unknown ops keep the shapes an
-imported ``_output_shapes`` attr gave them, or unknown rank.
+``RandomStandardNormal``'s shape, reduction axes, ``RestoreV2``'s slice specs).
+Unknown ops keep the shapes an imported ``_output_shapes`` attr gave them, or
+unknown rank.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tensorkeep import errors
+from tensorkeep.format import tensor_slice
 from tensorkeep.graph import tensor_util
 from tensorkeep.graph.tensor_shape import TensorShape, broadcast_shape
 
@@ -369,11 +372,43 @@ def _slice(op: Any) -> list[TensorShape]:
                          for d, b, s in zip(dims, begin, size)])]
 
 
+def _slice_shapes(specs: Any, n: int) -> list[TensorShape]:
+    """Shapes of the slices named by constant ``shape_and_slices`` strings ("" = unknown).
+
+    TF's RestoreV2/RestoreSlice shape functions parse a constant spec with
+    ``ParseShapeAndSlice`` and output the slice's shape. A malformed spec, or a
+    count that differs from the outputs, is an error in TF's graph building; here
+    it leaves the shapes unknown and the kernel reports it when run.
+    """
+    if specs is None:
+        return [UNKNOWN] * n
+    flat = [s.decode("utf-8", "replace") if isinstance(s, bytes) else str(s)
+            for s in np.reshape(specs, -1)]
+    if len(flat) != n:
+        return [UNKNOWN] * n
+    out = []
+    for spec in flat:
+        if not spec:
+            out.append(UNKNOWN)
+            continue
+        try:
+            full, sl = tensor_slice.parse_spec(spec)
+        except errors.InvalidArgumentError:
+            return [UNKNOWN] * n
+        out.append(TensorShape(list(sl.slice_shape(full))))
+    return out
+
+
 @_register("RestoreV2")
 def _restore(op: Any) -> list[TensorShape]:
-    return [UNKNOWN] * len(op._outputs)
+    return _slice_shapes(constant_value(op.inputs[2]), len(op._outputs))
 
 
-@_register("Restore", "RestoreSlice")
+@_register("RestoreSlice")
+def _restore_slice(op: Any) -> list[TensorShape]:
+    return _slice_shapes(constant_value(op.inputs[2]), 1)
+
+
+@_register("Restore")
 def _restore_v1(op: Any) -> list[TensorShape]:
     return [UNKNOWN]
