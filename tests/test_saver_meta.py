@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tensorkeep.graph import ops, session, variables
+from tensorkeep.graph.meta_graph import export_meta_graph
 from tensorkeep.graph.saver import Saver
 from tensorkeep.proto import meta_graph_pb2
 
@@ -24,17 +25,21 @@ def _normalized(meta):
     return m
 
 
-def _export(tf, kwargs, saver_kwargs):
+def _export(tf, kwargs, saver_kwargs, module_level=False):
+    """Build the scenario; export with the Saver's method or (``module_level``) with
+    ``export_meta_graph(saver_def=...)``, which makes its own GraphDef from the graph."""
     if tf is not None:
         g = tf.Graph()
         V = lambda v, n: tf.compat.v1.Variable(v, name=n, use_resource=False)  # noqa: E731
         S = tf.compat.v1.train.Saver
         dev = tf.device
+        export = tf.compat.v1.train.export_meta_graph
     else:
         g = ops.Graph()
         V = lambda v, n: variables.Variable(v, name=n)  # noqa: E731
         S = Saver
         dev = ops.device
+        export = export_meta_graph
     with g.as_default():
         with dev("/cpu:0"):
             V(np.ones((1, 2), np.float32), "outer/v1")
@@ -46,7 +51,15 @@ def _export(tf, kwargs, saver_kwargs):
             p1 = V(np.ones((1, 2), np.float32), "w/part_1")
             p0._set_save_slice_info(SSI("w", [3, 2], [0, 0], [2, 2]))
             p1._set_save_slice_info(SSI("w", [3, 2], [2, 0], [1, 2]))
+        extra_savers = saver_kwargs.pop("extra_savers", 0)
+        with ops.name_scope("inner") if tf is None else tf.name_scope("inner"):
+            for _ in range(extra_savers):
+                S()
         s = S(**saver_kwargs)
+        for _ in range(extra_savers):
+            S()
+        if module_level:
+            return _normalized(export(saver_def=s.as_saver_def(), **kwargs))
         return _normalized(s.export_meta_graph(**kwargs))
 
 
@@ -60,13 +73,20 @@ CASES = [
     ({}, {"partitioned": True}),
     ({}, {"partitioned": True, "sharded": True}),
     ({}, {"partitioned": True, "write_version": 1}),
+    # a GraphDef passed in and rewritten keeps its (empty) library: `library {}` in TF's bytes
+    ({"clear_devices": True}, {}),
+    ({"clear_devices": True, "strip_default_attrs": True}, {"sharded": True}),
+    ({"export_scope": "outer"}, {}),
+    ({"clear_extraneous_savers": True}, {"extra_savers": 1}),
+    ({"clear_extraneous_savers": True, "clear_devices": True}, {"extra_savers": 2, "write_version": 1}),
 ]
 
 
+@pytest.mark.parametrize("module_level", [False, True], ids=["saver", "module"])
 @pytest.mark.parametrize("kwargs, saver_kwargs", CASES)
-def test_export_meta_graph_identical_to_tf(tf, kwargs, saver_kwargs):
-    ours = _export(None, kwargs, dict(saver_kwargs))
-    theirs = _export(tf, kwargs, dict(saver_kwargs))
+def test_export_meta_graph_identical_to_tf(tf, kwargs, saver_kwargs, module_level):
+    ours = _export(None, kwargs, dict(saver_kwargs), module_level)
+    theirs = _export(tf, kwargs, dict(saver_kwargs), module_level)
     if ours.SerializeToString(deterministic=True) != theirs.SerializeToString(deterministic=True):
         from google.protobuf import text_format
 

@@ -186,18 +186,39 @@ def export_meta_graph(filename: str | os.PathLike[str] | None = None, meta_info_
     meta = meta_graph_pb2.MetaGraphDef()
     if meta_info_def is not None:
         meta.meta_info_def.CopyFrom(meta_info_def)
+    rebuilt = bool(export_scope or clear_devices or clear_extraneous_savers)
     if graph_def is None:
         graph_def = graph.as_graph_def(add_shapes=True)
+        given = False
+        if rebuilt:
+            # TF 2.21 (observed) then writes each op's own NodeDef: control inputs in the
+            # op's order, not sorted by name as in as_graph_def.
+            del graph_def.node[:]
+            graph_def.node.extend(op._node_def(add_shapes=True) for op in graph.get_operations())
     else:
         from tensorkeep.proto import graph_pb2
         if not isinstance(graph_def, graph_pb2.GraphDef):
             graph_def = graph_pb2.GraphDef.FromString(graph_def.SerializeToString())
+        else:
+            graph_def = graph_pb2.GraphDef.FromString(graph_def.SerializeToString(deterministic=True)) \
+                if rebuilt else graph_def
+        given = True
     unbound: list[str] = []
     if export_scope:
         graph_def, unbound = _scope_graph_def(graph_def, export_scope)
     if clear_devices:
         for node in graph_def.node:
             node.device = ""
+    if clear_extraneous_savers:
+        _drop_extraneous_saver_nodes(graph_def, saver_def)
+    # TF 2.21 (observed, serialized bytes): a GraphDef passed in (as Saver.export_meta_graph
+    # does) and rewritten for export_scope / clear_devices / clear_extraneous_savers carries
+    # its library over, so an empty one is still present (`library {}`); a graph_def made
+    # here from the graph has a library only when the graph has functions.
+    if given and rebuilt:
+        graph_def.library.SetInParent()
+    elif not given and not (graph_def.library.function or graph_def.library.gradient):
+        graph_def.ClearField("library")
     if strip_default_attrs:
         _strip_default_attrs(graph_def)
         meta.meta_info_def.stripped_default_attrs = True
@@ -215,29 +236,46 @@ def export_meta_graph(filename: str | os.PathLike[str] | None = None, meta_info_
     if unbound:
         meta.collection_def["unbound_inputs"].bytes_list.value.extend(u.encode() for u in unbound)
     if clear_extraneous_savers and saver_def is not None:
-        _clear_extraneous_savers(meta, saver_def)
+        _clear_extraneous_saver_collections(meta, saver_def)
     if filename is not None:
         _write(os.fspath(filename), meta, as_text)
     return meta
 
 
-def _clear_extraneous_savers(meta: meta_graph_pb2.MetaGraphDef, saver_def: Any) -> None:
-    """Drop the nodes of savers other than ``saver_def``'s (its scope is kept)."""
-    keep = saver_def.save_tensor_name.split("/")[0]
-    savers = {n.name.split("/")[0] for n in meta.graph_def.node
-              if n.op in ("SaveV2", "SaveSlices") and "/" in n.name}
-    drop = savers - {keep}
-    if not drop:
+# Ops whose scope TF 2.21 treats as a saver's (observed: SaveSlices and MergeV2Checkpoints
+# do not mark a scope, these do).
+_SAVER_SCOPE_OPS = frozenset({"SaveV2", "Save", "RestoreV2", "Restore", "RestoreSlice"})
+
+
+def _drop_extraneous_saver_nodes(graph_def: Any, saver_def: Any) -> None:
+    """Drop the nodes of every saver scope but ``saver_def``'s (all of them without one).
+
+    A saver scope is the parent scope of a save or restore node (``save``,
+    ``a/save_1``); the kept scopes are those of the SaverDef's save tensor and
+    restore op (observed on TF 2.21).
+    """
+    names = {n.name for n in graph_def.node}
+    scopes = {n.name.rsplit("/", 1)[0] for n in graph_def.node
+              if n.op in _SAVER_SCOPE_OPS and "/" in n.name} - names
+    if saver_def is not None:
+        for kept in (saver_def.save_tensor_name.split(":")[0], saver_def.restore_op_name):
+            scopes.discard(kept.rsplit("/", 1)[0] if "/" in kept else "")
+    if not scopes:
         return
-    nodes = [n for n in meta.graph_def.node if n.name.split("/")[0] not in drop]
-    del meta.graph_def.node[:]
-    meta.graph_def.node.extend(nodes)
+    prefixes = tuple(sc + "/" for sc in scopes)
+    nodes = [n for n in graph_def.node if not n.name.startswith(prefixes)]
+    del graph_def.node[:]
+    graph_def.node.extend(nodes)
+
+
+def _clear_extraneous_saver_collections(meta: meta_graph_pb2.MetaGraphDef, saver_def: Any) -> None:
+    """Keep only ``saver_def``'s entry in the ``savers`` collection."""
+    keep = saver_def.save_tensor_name.split("/")[0]
     if "savers" in meta.collection_def:
         kept = [v for v in meta.collection_def["savers"].bytes_list.value
                 if saver_pb2.SaverDef.FromString(v).save_tensor_name.split("/")[0] == keep]
         del meta.collection_def["savers"].bytes_list.value[:]
         meta.collection_def["savers"].bytes_list.value.extend(kept)
-    meta.meta_info_def.stripped_op_list.CopyFrom(op_defs.stripped_op_list(_op_types(meta.graph_def)))
 
 
 def _write(path: str, meta: meta_graph_pb2.MetaGraphDef, as_text: bool) -> None:
