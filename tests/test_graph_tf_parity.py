@@ -453,3 +453,74 @@ def test_tutorial_meta_file_equals_tensorflow_but_git_version(tmp_path: Any, run
     theirs.meta_info_def.tensorflow_git_version = ours.meta_info_def.tensorflow_git_version
     assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(deterministic=True)
     assert (ours_dir / "save" / "model.meta").read_bytes() == ours.SerializeToString(deterministic=True)
+
+
+# --------------------------------------------------------------------------- scoped names
+_SCOPED_NAMES = ["v:0", "^v", "loc:@v", "a/b:0", "^a/b", "loc:@a/b", "", "a//b", "a///b:1", "ab/c",
+                 "a", "^a", "x^y", "loc:@loc:@a", "^^a", "a/", "^a//b", "loc:@a/b/c", "axb/c",
+                 b"a/b:0", None]
+
+
+@pytest.mark.parametrize("scope", [None, "", "a", "a/", "a//", "/", "imp/x", "a.b"])
+def test_prepend_and_strip_name_scope_match_tensorflow(tf: Any, scope: str | None) -> None:
+    """Trailing "/" of the scope, ``^`` control inputs, ``loc:@`` entries, bytes, non-strings."""
+    from tensorflow.python.framework import ops as tf_ops
+
+    from tensorkeep.graph import ops as tk_ops
+    for name in _SCOPED_NAMES:
+        assert tk_ops.prepend_name_scope(name, scope) == tf_ops.prepend_name_scope(name, scope), name
+        assert tk_ops.strip_name_scope(name, scope) == tf_ops.strip_name_scope(name, scope), name
+
+
+def _scoped_program(tf: Any) -> None:
+    c = tf.constant(1.0, name="c")
+    d = tf.constant(2.0, name="d")
+    with tf.name_scope("outer"):
+        x = tf.identity(c, name="x")
+        with tf.control_dependencies([c, d]):
+            y = tf.identity(x, name="y")
+        tf.add(d, c, name="u")
+        with tf.colocate_with(c):
+            with tf.colocate_with(x):
+                tf.identity(x, name="z")
+        with tf.colocate_with(c):
+            tf.identity(x, name="zc")
+    with tf.name_scope("outer2"):
+        tf.identity(c, name="w")
+    tf.add_to_collection("outs", y)
+
+
+@pytest.mark.parametrize("scope", ["outer", "outer/"])
+def test_export_scope_matches_tensorflow(tf: Any, scope: str) -> None:
+    """Prefix match without "/", $unbound_inputs_ for outside inputs (data ones collected),
+    loc:@ entries outside the scope dropped — the whole MetaGraphDef as TF 2.21 writes it."""
+    metas = []
+    for lib, export in ((tf.compat.v1, tf.compat.v1.train.export_meta_graph), (tk, tk_meta.export_meta_graph)):
+        g = lib.Graph()
+        with g.as_default():
+            _scoped_program(lib)
+            meta = meta_graph_pb2.MetaGraphDef.FromString(export(export_scope=scope).SerializeToString())
+        meta.meta_info_def.ClearField("tensorflow_git_version")
+        metas.append(meta)
+    theirs, ours = metas
+    assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(deterministic=True), \
+        f"ours:\n{ours.graph_def}\n{ours.collection_def}\ntheirs:\n{theirs.graph_def}\n{theirs.collection_def}"
+
+
+def test_saver_from_saver_def_with_scope_name_like_tensorflow(tf: Any) -> None:
+    """``Saver(saver_def=..., name=scope)`` prepends the scope as TF's prepend_name_scope does."""
+    from tensorkeep.graph.saver import Saver as TkSaver
+    got = {}
+    for who, lib, saver_cls in (("tf", tf.compat.v1, tf.compat.v1.train.Saver), ("tk", tk, TkSaver)):
+        g = lib.Graph()
+        with g.as_default():
+            lib.Variable(1.0, name="v", use_resource=False)
+            sd = saver_cls().as_saver_def()
+            out = []
+            for name in ("imp", "imp/", "imp//", "a/b/"):
+                copy = type(sd).FromString(sd.SerializeToString())
+                s = saver_cls(saver_def=copy, name=name).as_saver_def()
+                out.append((s.filename_tensor_name, s.save_tensor_name, s.restore_op_name))
+        got[who] = out
+    assert got["tk"] == got["tf"]
+    assert got["tf"][1] == ("imp/save/Const:0", "imp/save/control_dependency:0", "imp/save/restore_all")

@@ -144,31 +144,44 @@ def _strip_default_attrs(graph_def: Any) -> None:
                 del node.attr[attr.name]
 
 
+_UNBOUND_INPUT_PREFIX = "$unbound_inputs_"
+
+
 def _scope_graph_def(graph_def: Any, export_scope: str) -> tuple[Any, list[str]]:
-    """Only nodes under ``export_scope/``, with the prefix stripped from names and inputs."""
+    """The nodes whose names start with ``export_scope``, renamed by ``strip_name_scope``.
+
+    TF 2.21's rules (observed): the scope is a plain string prefix (``"outer"``
+    also takes ``outer2/w``; ``"outer/"`` does not); an input from outside it becomes
+    ``$unbound_inputs_<name>`` (after the ``^`` of a control input) and, for data
+    inputs only, is listed in the returned names, once per use; ``loc:@`` entries of
+    ``_class`` naming ops outside the scope are dropped.
+    """
     from tensorkeep.proto import graph_pb2
     out = graph_pb2.GraphDef()
     out.versions.CopyFrom(graph_def.versions)
-    out.library.CopyFrom(graph_def.library)
+    if graph_def.HasField("library"):
+        out.library.CopyFrom(graph_def.library)
     unbound: list[str] = []
-    prefix = export_scope.rstrip("/") + "/"
     for node in graph_def.node:
-        if not node.name.startswith(prefix):
+        if not node.name.startswith(export_scope):
             continue
         new = out.node.add()
         new.CopyFrom(node)
-        new.name = node.name[len(prefix):]
+        new.name = _vars.strip_name_scope(node.name, export_scope)
         del new.input[:]
         for inp in node.input:
-            bare = inp[1:] if inp.startswith("^") else inp
-            if bare.startswith(prefix):
-                new.input.append(("^" if inp.startswith("^") else "") + bare[len(prefix):])
+            control = inp.startswith("^")
+            if inp.lstrip("^").startswith(export_scope):
+                new.input.append(_vars.strip_name_scope(inp, export_scope))
             else:
-                new.input.append(("^" if inp.startswith("^") else "") + "$unbound_inputs_" + bare)
-                unbound.append(inp)
+                renamed = ("^" if control else "") + _UNBOUND_INPUT_PREFIX + inp.lstrip("^")
+                new.input.append(renamed)
+                if not control:
+                    unbound.append(renamed)
         if "_class" in new.attr:
-            vals = [b"loc:@" + s[5 + len(prefix):] if s.startswith(b"loc:@" + prefix.encode()) else s
-                    for s in new.attr["_class"].list.s]
+            vals = [_vars.strip_name_scope(v, export_scope).encode()
+                    for v in (x.decode("utf-8", "replace") for x in node.attr["_class"].list.s)
+                    if v.split("@", 1)[-1].startswith(export_scope)]
             del new.attr["_class"].list.s[:]
             new.attr["_class"].list.s.extend(vals)
     return out, unbound
@@ -233,7 +246,7 @@ def export_meta_graph(filename: str | os.PathLike[str] | None = None, meta_info_
     for key in keys:
         if isinstance(key, str):
             _add_collection(meta, key, graph, export_scope)
-    if unbound:
+    if unbound and (collection_list is None or "unbound_inputs" in collection_list):
         meta.collection_def["unbound_inputs"].bytes_list.value.extend(u.encode() for u in unbound)
     if clear_extraneous_savers and saver_def is not None:
         _clear_extraneous_saver_collections(meta, saver_def)

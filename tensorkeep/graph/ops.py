@@ -42,6 +42,55 @@ def name_from_scope_name(name: str) -> str:
     return name[:-1] if name and name[-1] == "/" else name
 
 
+# Where a name may carry a scope: at its start, after a control input's "^", or after a
+# colocation entry's "loc:@" (TF's ops.prepend_name_scope / strip_name_scope).
+_SCOPED_NAME = r"([\^]|loc:@|^)"
+
+
+def _scope_pattern(scope: str) -> str:
+    """``scope`` as TF matches it: a regular expression, where only ``.`` (the one
+    metacharacter a valid node name can hold) matches any character; every other
+    character is taken literally."""
+    return "".join("." if c == "." else re.escape(c) for c in scope)
+
+
+def prepend_name_scope(name: Any, import_scope: str | None) -> Any:
+    """``name`` with ``import_scope/`` inserted (after a leading ``^`` or ``loc:@``).
+
+    As TF 2.21 (checked against ``ops.prepend_name_scope``): one trailing ``/`` of
+    the scope is dropped (``"a/"`` and ``"a"`` give ``a/v``, ``"a//"`` gives
+    ``a//v``); bytes come back as str; a non-string name is returned unchanged.
+    """
+    if not import_scope:
+        return name
+    if import_scope[-1] == "/":
+        import_scope = import_scope[:-1]
+    if isinstance(name, bytes):
+        name = name.decode("utf-8")
+    if not isinstance(name, str):
+        return name
+    return re.sub(_SCOPED_NAME + "(.*)", lambda m: m.group(1) + import_scope + "/" + m.group(2), name)
+
+
+def strip_name_scope(name: Any, export_scope: str | None) -> Any:
+    """``name`` without a leading ``export_scope/`` (also after ``^`` or ``loc:@``).
+
+    As TF 2.21: one trailing ``/`` of the scope is dropped, then the scope and any
+    run of ``/`` after it are removed once (``a//b`` -> ``b``, ``a/`` -> ``""``);
+    a name not in the scope is unchanged; bytes come back as str.
+    """
+    if not export_scope:
+        return name
+    if export_scope[-1] == "/":
+        export_scope = export_scope[:-1]
+    if isinstance(name, bytes):
+        name = name.decode("utf-8")
+    if not isinstance(name, str):
+        return name
+    return re.sub(_SCOPED_NAME + _scope_pattern(export_scope) + r"[\/]+(.*)",
+                  lambda m: m.group(1) + m.group(2), name, count=1)
+
+
 class GraphKeys:
     """Standard collection names (``tf.compat.v1.GraphKeys``)."""
 

@@ -578,10 +578,9 @@ class Saver:
         elif self._name:
             # With a saver_def, ``name`` is the import scope of its three names.
             sd = self.saver_def
-            scope = self._name[:-1] if self._name.endswith("/") else self._name
-            sd.filename_tensor_name = _variables.prepend_name_scope(sd.filename_tensor_name, scope)
-            sd.save_tensor_name = _variables.prepend_name_scope(sd.save_tensor_name, scope)
-            sd.restore_op_name = _variables.prepend_name_scope(sd.restore_op_name, scope)
+            sd.filename_tensor_name = _ops.prepend_name_scope(sd.filename_tensor_name, self._name)
+            sd.save_tensor_name = _ops.prepend_name_scope(sd.save_tensor_name, self._name)
+            sd.restore_op_name = _ops.prepend_name_scope(sd.restore_op_name, self._name)
         self._check_saver_def()
         self._policy = _retention.saver_policy(self.saver_def.max_to_keep,
                                                self.saver_def.keep_checkpoint_every_n_hours)
@@ -609,9 +608,9 @@ class Saver:
             return None
         out = saver_pb2.SaverDef()
         out.CopyFrom(sd)
-        out.filename_tensor_name = _variables.strip_name_scope(out.filename_tensor_name, export_scope)
-        out.save_tensor_name = _variables.strip_name_scope(out.save_tensor_name, export_scope)
-        out.restore_op_name = _variables.strip_name_scope(out.restore_op_name, export_scope)
+        out.filename_tensor_name = _ops.strip_name_scope(out.filename_tensor_name, export_scope)
+        out.save_tensor_name = _ops.strip_name_scope(out.save_tensor_name, export_scope)
+        out.restore_op_name = _ops.strip_name_scope(out.restore_op_name, export_scope)
         return out
 
     @staticmethod

@@ -11,34 +11,15 @@ use them. Both serialize to/from ``VariableDef`` (METAGRAPH.md §1.2).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tensorkeep import dtypes as _dt
 from tensorkeep.graph import array_ops, control_flow_ops
 from tensorkeep.graph import ops as _ops
 from tensorkeep.graph.op_def_library import apply_op
-from tensorkeep.graph.ops import GraphKeys
+from tensorkeep.graph.ops import GraphKeys, prepend_name_scope, strip_name_scope
 from tensorkeep.graph.tensor_shape import TensorShape, unknown_shape
 from tensorkeep.proto import attr_value_pb2, variable_pb2
-
-
-def prepend_name_scope(name: str, import_scope: str | None) -> str:
-    """``name`` with ``import_scope/`` inserted (after a leading ``^`` or ``loc:@``)."""
-    if not import_scope:
-        return name
-    return re.sub(r"([\^]|loc:@|^)(.*)", lambda m: m.group(1) + import_scope + "/" + m.group(2),
-                  name, count=1)
-
-
-def strip_name_scope(name: str, export_scope: str | None) -> str:
-    """``name`` without a leading ``export_scope/``."""
-    if not export_scope:
-        return name
-    if export_scope[-1] == "/":
-        export_scope = export_scope[:-1]
-    return re.sub(r"([\^]|loc:@|^)" + re.escape(export_scope) + r"[\/]+(.*)",
-                  lambda m: m.group(1) + m.group(2), name, count=1)
 
 
 def _loc_attr(name: str) -> attr_value_pb2.AttrValue:
