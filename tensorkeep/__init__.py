@@ -78,6 +78,7 @@ _LAZY: dict[str, str] = {
     "ones": "tensorkeep.graph.array_ops", "zeros_like": "tensorkeep.graph.array_ops",
     "ones_like": "tensorkeep.graph.array_ops", "concat": "tensorkeep.graph.array_ops",
     "stack": "tensorkeep.graph.array_ops", "unstack": "tensorkeep.graph.array_ops",
+    "split": "tensorkeep.graph.array_ops",
     "transpose": "tensorkeep.graph.array_ops", "expand_dims": "tensorkeep.graph.array_ops",
     "squeeze": "tensorkeep.graph.array_ops", "where": "tensorkeep.graph.array_ops",
     "where_v2": "tensorkeep.graph.array_ops", "tile": "tensorkeep.graph.array_ops",

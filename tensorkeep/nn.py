@@ -35,21 +35,55 @@ def softplus(features: Any, name: str | None = None) -> _ops.Tensor:
     return _out(apply_op("Softplus", name=name, features=features))
 
 
-def _last_axis(logits: _ops.Tensor, axis: int | None, fn: str, name: str | None) -> _ops.Tensor:
+def _swap_axis(x: _ops.Tensor, dim_index: Any, last_index: _ops.Tensor,
+               name: str | None = None) -> _ops.Tensor:
+    """Transpose exchanging axis ``dim_index`` with the last one (TF's node structure)."""
+    from tensorkeep.graph import array_ops, math_ops
+    before = math_ops.range(dim_index)
+    after = math_ops.range(dim_index + 1, last_index)
+    with _ops.name_scope(None, "concat") as scope:
+        last = array_ops.stack([last_index], name="values_1")
+        dim = (array_ops.stack([dim_index], name="values_3") if isinstance(dim_index, _ops.Tensor)
+               else _ops.convert_to_tensor([dim_index], name="values_3"))
+        perm = array_ops.concat([before, last, after, dim], 0, name=scope)
+    return array_ops.transpose(x, perm, name=name)
+
+
+def _over_axis(logits: Any, axis: int | None, fn: str, name: str | None) -> _ops.Tensor:
+    """``fn`` (Softmax / LogSoftmax, which work on the last axis) over ``axis``.
+
+    As TF 2.21 (NodeDefs compared in tests/test_graph_tf_parity.py): another axis is
+    swapped with the last by a Transpose before the op and swapped back after it;
+    the final Transpose takes ``name``.
+    """
+    from tensorkeep import errors
+    from tensorkeep.graph import array_ops, math_ops
     logits = _ops.convert_to_tensor(logits)
-    rank = logits.shape.ndims
-    if axis is None or axis == -1 or (rank is not None and axis == rank - 1):
+    ndims = logits.shape.ndims
+    if axis is None or axis == -1 or (ndims is not None and axis == ndims - 1):
         return _out(apply_op(fn, name=name, logits=logits))
-    raise NotImplementedError(f"tf.nn.{fn.lower()} over axis {axis} (not the last) is not supported")
+    if ndims is None:
+        raise TypeError(f"tf.nn.{fn.lower()} over axis {axis} needs logits of known rank")
+    if not -ndims <= axis < ndims:
+        raise errors.InvalidArgumentError(
+            f"`axis` must be in the range [{-ndims}, {ndims}) where {ndims} is the number of "
+            f"dimensions in the input. Received: axis={axis}")
+    first_rank = array_ops.rank(logits)  # TF makes it even when the axis is not negative
+    shifted = axis + first_rank if axis < 0 else None
+    input_rank = array_ops.rank(logits)
+    dim_index: Any = shifted % ndims if shifted is not None else axis
+    swapped = _swap_axis(logits, dim_index, math_ops.subtract(input_rank, 1))
+    output = _out(apply_op(fn, logits=swapped))
+    return _swap_axis(output, dim_index, math_ops.subtract(input_rank, 1), name=name)
 
 
 def softmax(logits: Any, axis: int | None = None, name: str | None = None, dim: int | None = None) -> _ops.Tensor:
-    return _last_axis(logits, dim if axis is None else axis, "Softmax", name)
+    return _over_axis(logits, dim if axis is None else axis, "Softmax", name)
 
 
 def log_softmax(logits: Any, axis: int | None = None, name: str | None = None,
                 dim: int | None = None) -> _ops.Tensor:
-    return _last_axis(logits, dim if axis is None else axis, "LogSoftmax", name)
+    return _over_axis(logits, dim if axis is None else axis, "LogSoftmax", name)
 
 
 def bias_add(value: Any, bias: Any, data_format: str | None = None, name: str | None = None) -> _ops.Tensor:

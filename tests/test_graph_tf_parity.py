@@ -150,8 +150,26 @@ def _programs() -> dict[str, Callable[[Any], Any]]:
         tf.group(c, d, name="grouped")
         tf.no_op(name="noop")
 
+    def axes_and_splits(tf: Any) -> None:
+        x = tf.placeholder(tf.float32, [2, 3, 4], name="x")
+        tf.nn.softmax(x, axis=1)
+        tf.nn.log_softmax(x, axis=0, name="ls")
+        tf.nn.softmax(x, axis=-1)
+        tf.nn.softmax(x, axis=-2, name="neg")
+        tf.nn.log_softmax(x, axis=-3)
+        tf.nn.softmax(tf.placeholder(tf.float32, [None, 5]), axis=0)
+        tf.where(x > 0.0)
+        tf.where([[True, False]], name="w")
+        tf.split(x, 2, axis=2)
+        tf.split(x, [1, 2], axis=1)
+        tf.split(x, [1, -1], 1, name="sp")
+        tf.unstack(x, axis=1)
+        tf.rank(x)
+        tf.rank(tf.placeholder(tf.float32))
+
     return {"variables": variables, "random_ops": random_ops, "get_variable": get_variable,
-            "arithmetic": arithmetic, "scopes_and_deps": scopes_and_deps, "tutorial": _tutorial}
+            "arithmetic": arithmetic, "scopes_and_deps": scopes_and_deps, "tutorial": _tutorial,
+            "axes_and_splits": axes_and_splits}
 
 
 @pytest.mark.parametrize("seed", [None, 1234], ids=["unseeded", "graph-seed"])
@@ -524,3 +542,32 @@ def test_saver_from_saver_def_with_scope_name_like_tensorflow(tf: Any) -> None:
         got[who] = out
     assert got["tk"] == got["tf"]
     assert got["tf"][1] == ("imp/save/Const:0", "imp/save/control_dependency:0", "imp/save/restore_all")
+
+
+def test_axis_softmax_where_split_values_match_tensorflow(tf: Any) -> None:
+    """softmax/log_softmax over every axis, Where coordinates (int64), Split/SplitV/Unpack."""
+    data = np.random.default_rng(0).normal(size=(2, 3, 4)).astype(np.float32)
+
+    def build(lib: Any) -> list[Any]:
+        x = lib.constant(data)
+        outs = [lib.nn.softmax(x, axis=a) for a in (0, 1, 2, -1, -2, -3)]
+        outs += [lib.nn.log_softmax(x, axis=a) for a in (0, 1, -2)]
+        outs += [lib.where(x > 0.0), lib.where(lib.constant([[True, False], [False, True]]))]
+        outs += lib.split(x, 2, axis=2) + lib.split(x, [1, -1, 1], axis=1) + lib.unstack(x, axis=2)
+        return outs
+
+    g = tf.Graph()
+    with g.as_default():
+        outs = build(tf.compat.v1)
+        with tf.compat.v1.Session(graph=g) as sess:
+            theirs = sess.run(outs)
+    g2 = tk.Graph()
+    with g2.as_default():
+        outs = build(tk)
+        assert [t.shape.as_list() for t in outs] == [list(v.shape) if i not in (9, 10) else [None, v.shape[1]]
+                                                     for i, v in enumerate(theirs)]
+        with tk.Session() as sess:
+            ours = sess.run(outs)
+    for a, b in zip(ours, theirs):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

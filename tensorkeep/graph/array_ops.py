@@ -43,7 +43,12 @@ def size(input: Any, name: str | None = None, out_type: Any = _dt.int32) -> _ops
 
 
 def rank(input: Any, name: str | None = None) -> _ops.Tensor:  # noqa: A002
-    return _out(apply_op("Rank", name=name, input=input))
+    """A ``Rank`` op, or (as TF) a Const named ``Rank`` when the rank is known statically."""
+    with _ops.name_scope(name, "Rank", [input]) as scope:
+        input = _ops.convert_to_tensor(input)  # noqa: A001
+        if input.shape.ndims is not None:
+            return constant_op.constant(input.shape.ndims, dtype=_dt.int32, name=scope)
+        return _out(apply_op("Rank", name=scope, input=input))
 
 
 def fill(dims: Any, value: Any, name: str | None = None) -> _ops.Tensor:
@@ -151,14 +156,43 @@ def squeeze(input: Any, axis: Any = None, name: str | None = None, squeeze_dims:
     return _out(apply_op("Squeeze", name=name, input=input, squeeze_dims=list(axis or [])))
 
 
+def _where_coordinates(condition: Any, name: str | None) -> _ops.Tensor:
+    """``Where``: the int64 coordinates ``[num_true, rank]`` of the true elements."""
+    with _ops.name_scope(name, "Where", [condition]) as scope:
+        condition = _ops.convert_to_tensor(condition, preferred_dtype=_dt.bool, name="condition")
+        return _out(apply_op("Where", name=scope, input=condition))
+
+
 def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> _ops.Tensor:
     if x is None and y is None:
-        raise NotImplementedError("tf.where(condition) (coordinates of true elements) is not supported")
+        return _where_coordinates(condition, name)
+    if x is None or y is None:
+        raise ValueError("x and y must both be non-None or both be None.")
     return _out(apply_op("Select", name=name, condition=condition, t=x, e=y))
 
 
 def where_v2(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> _ops.Tensor:
+    if x is None and y is None:
+        return _where_coordinates(condition, name)
+    if x is None or y is None:
+        raise ValueError("x and y must both be non-None or both be None.")
     return _out(apply_op("SelectV2", name=name, condition=condition, t=x, e=y))
+
+
+def split(value: Any, num_or_size_splits: Any, axis: Any = 0, num: int | None = None,
+          name: str = "split") -> list[_ops.Tensor]:
+    """``Split`` into equal parts (an int) or ``SplitV`` by sizes (one may be -1)."""
+    if isinstance(num_or_size_splits, (int, np.integer)) and not isinstance(num_or_size_splits, bool):
+        return list(apply_op("Split", name=name, split_dim=axis, value=value,
+                             num_split=int(num_or_size_splits)).outputs)
+    size_splits = _ops.convert_to_tensor(num_or_size_splits)
+    if num is None:
+        n = size_splits.shape[0] if size_splits.shape.ndims == 1 else None
+        if n is None:
+            raise ValueError(f"Cannot infer argument `num` from shape {size_splits.shape}")
+        num = n
+    return list(apply_op("SplitV", name=name, value=value, size_splits=size_splits,
+                         split_dim=axis, num_split=num).outputs)
 
 
 def tile(input: Any, multiples: Any, name: str | None = None) -> _ops.Tensor:  # noqa: A002

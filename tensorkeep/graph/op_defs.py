@@ -117,6 +117,8 @@ _op('OnesLike', 'x: T', 'y: T', ['T: {bfloat16, float16, float32, float64, int8,
 _op('Cast', 'x: SrcT', 'y: DstT', ['SrcT: type', 'DstT: type', 'Truncate: bool = false'])
 _op('Pack', 'values: N * T', 'output: T', ['N: int >= 1', 'T: type', 'axis: int = 0'])
 _op('Unpack', 'value: T', 'output: num * T', ['num: int >= 0', 'T: type', 'axis: int = 0'])
+_op('Split', 'split_dim: int32, value: T', 'output: num_split * T', ['num_split: int >= 1', 'T: type'])
+_op('SplitV', 'value: T, size_splits: Tlen, split_dim: int32', 'output: num_split * T', ['num_split: int >= 1', 'T: type', 'Tlen: {int8, int32, int64} = int64'])
 _op('ConcatV2', 'values: N * T, axis: Tidx', 'output: T', ['N: int >= 2', 'T: type', 'Tidx: {int32, int64} = int32'])
 _op('Sum', 'input: T, reduction_indices: Tidx', 'output: T', ['keep_dims: bool = false', 'T: $NUMBER', 'Tidx: {int32, int64} = int32'])
 _op('Mean', 'input: T, reduction_indices: Tidx', 'output: T', ['keep_dims: bool = false', 'T: $NUMBER', 'Tidx: {int32, int64} = int32'])

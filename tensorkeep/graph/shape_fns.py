@@ -32,6 +32,21 @@ def _register(*op_types: str) -> Callable[[_ShapeFn], _ShapeFn]:
     return deco
 
 
+# Integer ops folded when their inputs are constant (as TF's shape inference evaluates
+# small constant subgraphs, e.g. the permutation of softmax over a non-last axis).
+_CONSTANT_ARITHMETIC: dict[str, Callable[..., Any]] = {
+    "Add": np.add, "AddV2": np.add, "Sub": np.subtract, "Mul": np.multiply,
+    "FloorMod": np.mod, "Range": lambda start, limit, delta: _small_range(start, limit, delta),
+}
+_MAX_FOLDED_ELEMENTS = 1 << 16  # no large constants are materialized by shape inference
+
+
+def _small_range(start: Any, limit: Any, delta: Any) -> np.ndarray:
+    if int(delta) == 0 or abs((int(limit) - int(start)) // int(delta)) > _MAX_FOLDED_ELEMENTS:
+        raise ValueError("range not folded")
+    return np.arange(start, limit, delta)
+
+
 def constant_value(tensor: Any) -> np.ndarray | None:
     """The value of ``tensor`` if it is known when the graph is built, else None."""
     op = tensor.op
@@ -60,6 +75,10 @@ def constant_value(tensor: Any) -> np.ndarray | None:
             v = constant_value(op.inputs[0])
             if v is not None:
                 return v.astype(tensor.dtype.numpy)
+        if op.type in _CONSTANT_ARITHMETIC and tensor.dtype.is_integer:
+            values = [constant_value(t) for t in op.inputs]
+            if all(v is not None for v in values):
+                return np.asarray(_CONSTANT_ARITHMETIC[op.type](*values), dtype=tensor.dtype.numpy)
     except (KeyError, ValueError, TypeError, IndexError):
         return None
     return None
@@ -245,6 +264,44 @@ def _unpack(op: Any) -> list[TensorShape]:
     axis = op._attrs["axis"].i % src.ndims
     dims = src.as_list()
     return [TensorShape(dims[:axis] + dims[axis + 1:])] * n
+
+
+@_register("Where")
+def _where(op: Any) -> list[TensorShape]:
+    src = _in(op, 0)
+    return [TensorShape([None, src.ndims]) if src.ndims is not None else TensorShape([None, None])]
+
+
+@_register("Split")
+def _split(op: Any) -> list[TensorShape]:
+    src, n = _in(op, 1), op._attrs["num_split"].i
+    axis = constant_value(op.inputs[0])
+    if src.ndims is None:
+        return [UNKNOWN] * n
+    dims = src.as_list()
+    if axis is None:
+        return [TensorShape([None] * len(dims))] * n
+    a = int(axis) % len(dims)
+    dims[a] = None if dims[a] is None else dims[a] // n
+    return [TensorShape(dims)] * n
+
+
+@_register("SplitV")
+def _split_v(op: Any) -> list[TensorShape]:
+    src, n = _in(op, 0), op._attrs["num_split"].i
+    sizes, axis = constant_value(op.inputs[1]), constant_value(op.inputs[2])
+    if src.ndims is None:
+        return [UNKNOWN] * n
+    dims = src.as_list()
+    if axis is None:
+        return [TensorShape([None] * len(dims))] * n
+    a = int(axis) % len(dims)
+    if sizes is None:
+        return [TensorShape(dims[:a] + [None] + dims[a + 1:])] * n
+    sizes = [int(s) for s in np.reshape(sizes, -1)]
+    if sizes.count(-1) == 1 and dims[a] is not None:
+        sizes[sizes.index(-1)] = dims[a] - (sum(sizes) + 1)
+    return [TensorShape(dims[:a] + [None if s < 0 else s] + dims[a + 1:]) for s in sizes]
 
 
 @_register("ConcatV2")

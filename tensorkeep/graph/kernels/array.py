@@ -105,6 +105,32 @@ def unpack(ctx: OpContext, value: np.ndarray) -> list[np.ndarray]:
     return [np.take(value, i, axis=axis) for i in range(value.shape[axis])]
 
 
+@kernel("Split", list_output=True)
+def split(ctx: OpContext, split_dim: np.ndarray, value: np.ndarray) -> list[np.ndarray]:
+    n = ctx.attr("num_split")
+    axis = int(split_dim)
+    if value.shape[axis] % n:
+        raise errors.InvalidArgumentError(
+            None, None, f"Number of ways to split should evenly divide the split dimension, but got "
+                        f"split_dim {axis} (size = {value.shape[axis]}) and num_split {n}")
+    return list(np.split(value, n, axis=axis))
+
+
+@kernel("SplitV", list_output=True)
+def split_v(ctx: OpContext, value: np.ndarray, size_splits: np.ndarray,
+            split_dim: np.ndarray) -> list[np.ndarray]:
+    axis = int(split_dim)
+    sizes = [int(s) for s in np.reshape(size_splits, -1)]
+    if sizes.count(-1) == 1:
+        sizes[sizes.index(-1)] = value.shape[axis] - (sum(sizes) + 1)
+    if sum(sizes) != value.shape[axis] or any(s < 0 for s in sizes):
+        raise errors.InvalidArgumentError(
+            None, None, f"Determined shape must either match input shape along split_dim exactly if "
+                        f"fully specified, or be less than the size of the input along split_dim if "
+                        f"not fully specified.  Got: {sum(sizes)}")
+    return list(np.split(value, np.cumsum(sizes)[:-1], axis=axis))
+
+
 @kernel("ConcatV2")
 def concat(ctx: OpContext, *args: np.ndarray) -> np.ndarray:
     *values, axis = args
