@@ -462,3 +462,18 @@ def test_list_output_ops_with_one_element() -> None:
         (only,) = tf.unstack(x, axis=0) if hasattr(tf, "unstack") else [x[0]]
         with tf.Session() as sess:
             assert sess.run(only).tolist() == [1.0, 2.0]
+
+
+def test_tensor_operators_work_before_math_ops_is_imported(run_python: Any) -> None:
+    """``tensor * 2.0`` in a fresh process that only imported the facade and made a constant."""
+    proc = run_python("""
+        import sys
+        import tensorkeep as tf
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.constant([1.0, 2.0])
+            assert "tensorkeep.graph.math_ops" not in sys.modules
+            y = 2.0 - x * 2.0
+            print(y.op.type, y.op.inputs[1].op.type, -x, x[0].op.type)
+    """)
+    assert proc.stdout.split()[:2] == ["Sub", "Mul"]

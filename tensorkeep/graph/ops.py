@@ -229,6 +229,29 @@ class Tensor:
 
 
 # --------------------------------------------------------------------------- Operation
+# Tensor's operators (``+``, ``*``, ``[]``, ...) are installed by ``math_ops``, which
+# imports this module. Until it is imported, each operator loads it and dispatches, so
+# ``tensor * 2.0`` works whichever modules a program happened to import first.
+_LAZY_OPERATORS = tuple(f"__{p}{d}__" for d in ("add", "sub", "mul", "truediv", "floordiv", "mod",
+                                                "pow", "matmul", "and", "or") for p in ("", "r")) + (
+    "__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__abs__", "__invert__", "__getitem__")
+
+
+def _lazy_operator(dunder: str) -> Callable[..., Any]:
+    def method(self: Tensor, *args: Any) -> Any:
+        from tensorkeep.graph import math_ops  # noqa: F401  (installs the real operators)
+        real = getattr(Tensor, dunder)
+        if real is method:
+            raise TypeError(f"Tensor does not support {dunder}")
+        return real(self, *args)
+    method.__name__ = dunder
+    return method
+
+
+for _dunder in _LAZY_OPERATORS:
+    setattr(Tensor, _dunder, _lazy_operator(_dunder))
+
+
 class Operation:
     """A node of the graph: type, inputs, control inputs, attrs, device, outputs."""
 
