@@ -167,9 +167,30 @@ def _programs() -> dict[str, Callable[[Any], Any]]:
         tf.rank(x)
         tf.rank(tf.placeholder(tf.float32))
 
+    def zeros_ones_like(tf: Any) -> None:
+        p = tf.placeholder(tf.float32, [None, 3], name="p")
+        q = tf.placeholder(tf.int32, name="q")
+        tf.zeros_like(p)
+        tf.ones_like(p)
+        tf.zeros_like(q, dtype=tf.float32)
+        tf.ones_like(q, dtype=tf.float32, name="o")
+        tf.zeros_like(p, optimize=False)
+        c = tf.constant([[1, 2]], name="c")
+        big = tf.placeholder(tf.float32, [40, 40], name="big")
+        tf.ones_like(c)
+        tf.zeros_like(c)
+        tf.zeros_like(c, dtype=tf.float32)
+        tf.ones_like(c, dtype=tf.float32)
+        tf.zeros_like(big)
+        tf.ones_like(big)
+        tf.ones_like(big, optimize=False)
+        tf.zeros_like(c, dtype=tf.string)
+        # (Variable.initialized_value() is not compared: TF 2.21 builds a StatelessIf
+        # over function branches, which this runtime does not have)
+
     return {"variables": variables, "random_ops": random_ops, "get_variable": get_variable,
             "arithmetic": arithmetic, "scopes_and_deps": scopes_and_deps, "tutorial": _tutorial,
-            "axes_and_splits": axes_and_splits}
+            "axes_and_splits": axes_and_splits, "zeros_ones_like": zeros_ones_like}
 
 
 @pytest.mark.parametrize("seed", [None, 1234], ids=["unseeded", "graph-seed"])

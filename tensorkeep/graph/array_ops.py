@@ -102,9 +102,15 @@ def ones_like(tensor: Any, dtype: Any = None, name: str | None = None, optimize:
     with _ops.name_scope(name, "ones_like", [tensor]) as scope:
         tensor = _ops.convert_to_tensor(tensor, name="tensor")
         dt = tensor.dtype.base_dtype if dtype is None else _dt.as_dtype(dtype).base_dtype
+        # TF 2.21 (NodeDefs compared): unlike zeros_like, a known shape is still filled
+        # through a shape tensor, "Shape/shape_as_tensor" (a Const) or a "Shape" op.
         if optimize and tensor.shape.is_fully_defined():
-            return ones(tensor.shape.as_list(), dtype=dt, name=scope)
-        return ones(shape(tensor), dtype=dt, name=scope)
+            with _ops.name_scope("Shape"):
+                dims = constant_op.constant(np.array(tensor.shape.as_list(), dtype=np.int32),
+                                            name="shape_as_tensor")
+        else:
+            dims = shape(tensor)
+        return ones(dims, dtype=dt, name=scope)
 
 
 def concat(values: list[Any], axis: Any, name: str = "concat") -> _ops.Tensor:

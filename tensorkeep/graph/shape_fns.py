@@ -89,6 +89,8 @@ def _shape_from_tensor(tensor: Any) -> TensorShape:
     value = constant_value(tensor)
     if value is not None:
         return TensorShape([None if d < 0 else int(d) for d in np.reshape(value, -1)])
+    if tensor.op.type == "Shape" and tensor.op.inputs[0].shape.ndims is not None:
+        return tensor.op.inputs[0].shape  # as TF: the known dims of the shaped tensor
     if tensor.op.type == "Pack":
         dims = []
         for t in tensor.op.inputs:
