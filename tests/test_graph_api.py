@@ -477,3 +477,28 @@ def test_tensor_operators_work_before_math_ops_is_imported(run_python: Any) -> N
             print(y.op.type, y.op.inputs[1].op.type, -x, x[0].op.type)
     """)
     assert proc.stdout.split()[:2] == ["Sub", "Mul"]
+
+
+def test_imported_op_defs_stay_in_their_graph(tmp_path) -> None:
+    """An OpDef a meta graph declares for an unknown op type reaches only the graph it was
+    imported into, and never replaces a built-in OpDef."""
+    import tensorkeep as tf
+    from tensorkeep.graph import op_defs
+    from tensorkeep.proto import meta_graph_pb2
+
+    meta = meta_graph_pb2.MetaGraphDef()
+    node = meta.graph_def.node.add(name="x", op="MyCustomOp")
+    custom = meta.meta_info_def.stripped_op_list.op.add(name="MyCustomOp")
+    custom.output_arg.add(name="out", type=1)
+    hostile = meta.meta_info_def.stripped_op_list.op.add(name="Const")   # tries to redefine Const
+    hostile.output_arg.add(name="nope", type=7)
+    assert node.op == "MyCustomOp"
+    g1, g2 = tf.Graph(), tf.Graph()
+    with g1.as_default():
+        tf.train.import_meta_graph(meta)
+    assert op_defs.get("MyCustomOp", g1) is not None
+    assert op_defs.get("MyCustomOp", g2) is None and op_defs.get("MyCustomOp") is None
+    assert op_defs.get("Const", g1).output_arg[0].name == "output"
+    with g1.as_default():
+        with tf.Session() as sess, pytest.raises(tf.errors.OpError, match="MyCustomOp"):
+            sess.run(g1.get_operation_by_name("x"))

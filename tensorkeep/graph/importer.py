@@ -80,7 +80,7 @@ def import_graph_def(graph_def: graph_pb2.GraphDef, input_map: dict[str, Any] | 
             input_map[key] = _ops.convert_to_tensor(value)
     if producer_op_list is not None:
         for op_def in producer_op_list.op:
-            op_defs.register_imported(op_def)
+            op_defs.register_imported(op_def, graph)
     if name == "":
         prefix = ""
         return _import(graph, graph_def, prefix, input_map, return_elements)
@@ -106,7 +106,7 @@ def _import(graph: _ops.Graph, graph_def: graph_pb2.GraphDef, prefix: str,
     for node in nodes:
         if node.name in by_original:
             raise ValueError(f"Duplicate node name in graph: '{node.name}'")
-        op_def = op_defs.get(node.op)
+        op_def = op_defs.get(node.op, graph)
         attrs = {k: _copy(v) for k, v in node.attr.items()}
         if op_def is not None:
             for a in op_def.attr:

@@ -133,9 +133,9 @@ def _op_types(graph_def: Any) -> set[str]:
     return types - functions
 
 
-def _strip_default_attrs(graph_def: Any) -> None:
+def _strip_default_attrs(graph_def: Any, graph: Any = None) -> None:
     for node in graph_def.node:
-        op_def = op_defs.get(node.op)
+        op_def = op_defs.get(node.op, graph)
         if op_def is None:
             continue
         for attr in op_def.attr:
@@ -233,11 +233,11 @@ def export_meta_graph(filename: str | os.PathLike[str] | None = None, meta_info_
     elif not given and not (graph_def.library.function or graph_def.library.gradient):
         graph_def.ClearField("library")
     if strip_default_attrs:
-        _strip_default_attrs(graph_def)
+        _strip_default_attrs(graph_def, graph)
         meta.meta_info_def.stripped_default_attrs = True
     meta.graph_def.CopyFrom(graph_def)
     if not meta.meta_info_def.HasField("stripped_op_list"):
-        meta.meta_info_def.stripped_op_list.CopyFrom(op_defs.stripped_op_list(_op_types(graph_def)))
+        meta.meta_info_def.stripped_op_list.CopyFrom(op_defs.stripped_op_list(_op_types(graph_def), graph))
     meta.meta_info_def.tensorflow_version = TENSORFLOW_VERSION
     meta.meta_info_def.tensorflow_git_version = TENSORFLOW_GIT_VERSION
     if saver_def is not None:
@@ -380,7 +380,7 @@ def import_scoped_meta_graph_with_return_elements(
     graph = graph or _ops.get_default_graph()
     predicate = restore_collections_predicate or (lambda key: True)
     for op_def in meta.meta_info_def.stripped_op_list.op:
-        op_defs.register_imported(op_def)
+        op_defs.register_imported(op_def, graph)
     with graph.as_default():
         graph_def = meta.graph_def
         if clear_devices:

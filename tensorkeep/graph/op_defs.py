@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import re
 from functools import lru_cache
+from typing import Any
 
 from tensorkeep import dtypes as _dt
 from tensorkeep.proto import attr_value_pb2, full_type_pb2, op_def_pb2, tensor_shape_pb2
@@ -173,7 +174,6 @@ _op('AvgPool', 'value: T', 'output: T', ['ksize: list(int) >= 4', 'strides: list
 
 # Op types added at run time: OpDefs read from an imported meta graph's
 # stripped_op_list for ops this table does not know (kept so re-export keeps them).
-_EXTRA: dict[str, op_def_pb2.OpDef] = {}
 
 _FLAGS = {"stateful": "is_stateful", "commutative": "is_commutative",
           "aggregate": "is_aggregate", "uninit_input": "allows_uninitialized_input"}
@@ -314,17 +314,27 @@ def _registry() -> dict[str, op_def_pb2.OpDef]:
     return {entry[0]: _build(entry) for entry in _TABLE}
 
 
-def get(op_type: str) -> op_def_pb2.OpDef | None:
+def get(op_type: str, graph: Any = None) -> op_def_pb2.OpDef | None:
     """The OpDef of ``op_type`` (do not mutate it), or None if unknown."""
-    return _registry().get(op_type) or _EXTRA.get(op_type)
+    found = _registry().get(op_type)
+    if found is None and graph is not None:
+        found = getattr(graph, "_imported_op_defs", {}).get(op_type)
+    return found
 
 
-def register_imported(op_def: op_def_pb2.OpDef) -> None:
-    """Remember an OpDef from an imported meta graph for an op type we do not know."""
-    if op_def.name not in _registry() and op_def.name not in _EXTRA:
+def register_imported(op_def: op_def_pb2.OpDef, graph: Any) -> None:
+    """Remember, in ``graph`` only, an imported OpDef for an op type the table lacks.
+
+    Built-in OpDefs are never replaced, and nothing an imported file declares
+    reaches other graphs: a hostile meta graph cannot change how later graphs are built.
+    """
+    if op_def.name in _registry():
+        return
+    table = graph.__dict__.setdefault("_imported_op_defs", {})
+    if op_def.name not in table:
         copy = op_def_pb2.OpDef()
         copy.CopyFrom(op_def)
-        _EXTRA[op_def.name] = copy
+        table[op_def.name] = copy
 
 
 def known_op_types() -> list[str]:
@@ -332,11 +342,11 @@ def known_op_types() -> list[str]:
     return [entry[0] for entry in _TABLE]
 
 
-def stripped_op_list(op_types: set[str] | list[str]) -> op_def_pb2.OpList:
+def stripped_op_list(op_types: set[str] | list[str], graph: Any = None) -> op_def_pb2.OpList:
     """OpList of the OpDefs of ``op_types`` sorted by name; unknown types are left out."""
     out = op_def_pb2.OpList()
     for name in sorted(set(op_types)):
-        op_def = get(name)
+        op_def = get(name, graph)
         if op_def is not None:
             out.op.add().CopyFrom(op_def)
     return out

@@ -596,7 +596,7 @@ class Graph:
                   compute_shapes: bool = True, compute_device: bool = True) -> Operation:
         """TF1's ``Graph.create_op``; attrs may be AttrValue protos or Python values."""
         from tensorkeep.graph import op_defs
-        op_def = op_def or op_defs.get(op_type)
+        op_def = op_def or op_defs.get(op_type, self)
         protos: dict[str, attr_value_pb2.AttrValue] = {}
         types = {a.name: a.type for a in op_def.attr} if op_def is not None else {}
         for key, value in (attrs or {}).items():
