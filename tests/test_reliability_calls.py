@@ -149,3 +149,35 @@ def test_retention_deletes_only_its_own_names(tmp_path):
     assert (d / "ckpt-0.index.bak").exists()
     assert sorted(x for x in os.listdir(d) if x.startswith("ckpt-4")) == [
         "ckpt-4.data-00000-of-00001", "ckpt-4.index"]
+
+
+def test_in_memory_meta_graph_with_bad_contents_raises_only_our_errors():
+    """A MetaGraphDef object (not a file) describing a broken graph: InvalidArgumentError."""
+    import tensorkeep as tf
+    from tensorkeep.proto import meta_graph_pb2
+
+    cases = []
+    m = meta_graph_pb2.MetaGraphDef()
+    m.graph_def.node.add(name="a", op="Identity", input=["missing"])        # dangling input
+    cases.append(m)
+    m = meta_graph_pb2.MetaGraphDef()
+    m.graph_def.node.add(name="a", op="NoOp")
+    m.graph_def.node.add(name="a", op="NoOp")                              # duplicate name
+    cases.append(m)
+    m = meta_graph_pb2.MetaGraphDef()
+    m.graph_def.node.add(name="c", op="Const")                             # Const without attrs
+    m.collection_def["variables"].bytes_list.value.append(b"\xff\xff")     # not a VariableDef
+    cases.append(m)
+    m = meta_graph_pb2.MetaGraphDef()
+    m.saver_def.filename_tensor_name = "nope:0"                            # saver over nothing
+    m.saver_def.save_tensor_name = "nope:0"
+    m.saver_def.restore_op_name = "nope"
+    cases.append(m)
+    for meta in cases:
+        with tf.Graph().as_default():
+            try:
+                tf.train.import_meta_graph(meta)
+            except tf.errors.OpError:
+                pass
+    with pytest.raises(TypeError):
+        tf.train.import_meta_graph(12345)

@@ -328,21 +328,26 @@ def import_meta_graph(meta_graph_or_file: Any, clear_devices: bool = False,
                       import_scope: str | None = None, **kwargs: Any) -> Any:
     """Import a meta graph into the default graph; returns a Saver for it (or None).
 
-    A meta graph *file* that does not describe a valid graph raises
-    InvalidArgumentError (a ValueError, as TF's ValueError) naming the file, never
-    another exception type: files may come from strangers.
+    A meta graph (a file or an in-memory MetaGraphDef) that does not describe a
+    valid graph raises InvalidArgumentError (a ValueError, as TF's ValueError)
+    naming the file, never another exception type: files may come from strangers.
+    An argument that is neither a path nor a MetaGraphDef is a TypeError.
     """
+    source = os.fspath(meta_graph_or_file) if isinstance(meta_graph_or_file, (str, os.PathLike)) \
+        else None
+    if source is None and not hasattr(meta_graph_or_file, "SerializeToString"):
+        raise TypeError(f"Expected a MetaGraphDef or a file name, got "
+                        f"{type(meta_graph_or_file).__name__}")
     try:
         return _import_meta_graph(meta_graph_or_file, clear_devices, import_scope, **kwargs)
     except errors.OpError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError, IndexError,
             _pb_message.DecodeError) as exc:
-        if not isinstance(meta_graph_or_file, (str, os.PathLike)):
-            raise
+        what = f"meta graph file {source}" if source is not None else "meta graph"
         raise errors.InvalidArgumentError(
-            f"meta graph file {os.fspath(meta_graph_or_file)} does not describe a valid graph: "
-            f"{type(exc).__name__}: {exc}", filename=os.fspath(meta_graph_or_file)) from exc
+            f"{what} does not describe a valid graph: {type(exc).__name__}: {exc}",
+            filename=source) from exc
 
 
 def _import_meta_graph(meta_graph_or_file: Any, clear_devices: bool, import_scope: str | None,
