@@ -130,7 +130,12 @@ class BundleReader:
 
     def tensor_keys(self) -> list[bytes]:
         """Keys of whole tensors: every key but the referenced slice keys."""
-        hidden = self.slice_keys() if any(k[:1] == b"\x00" for k in self._raw) else set()
+        # Slice keys start with a 0 byte (OrderedCode), and keys are in byte order:
+        # if the first key does not, there are none (no scan of 10,000 keys).
+        first = next(iter(self._raw), b"")
+        if first[:1] != b"\x00":
+            return list(self._raw)
+        hidden = self.slice_keys()
         return [k for k in self._raw if k not in hidden]
 
     def dtype(self, key: str | bytes) -> _dt.DType:

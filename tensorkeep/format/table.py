@@ -370,17 +370,16 @@ class Table:
             p = base
             limit = base + block._restart_offset
             key = b""
-            while p < limit:
-                if p + 3 > limit:
-                    break
+            klen = 0
+            end3 = limit - 3
+            while p <= end3:
                 shared, unshared, vlen = data[p:p + 3]
-                if (shared | unshared | vlen) >= 0x80 or shared > len(key):
-                    break
                 q = p + 3 + unshared
-                if q + vlen > limit:
+                if (shared | unshared | vlen) >= 0x80 or shared > klen or q + vlen > limit:
                     break
                 key = key[:shared] + data[p + 3:q]
                 out[key] = p
+                klen = shared + unshared
                 p = q + vlen
             if p != limit:                           # the checked path names the error
                 for key, value in block:
