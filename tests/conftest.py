@@ -24,6 +24,9 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parent.parent
+# Test the checkout these tests live in, whatever an editable install elsewhere points at.
+if sys.path[:1] != [str(REPO)]:
+    sys.path.insert(0, str(REPO))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
