@@ -76,7 +76,14 @@ class Runner:
 
     def fresh(self, system: str, workload: str) -> None:
         d = self.root / f"{system}-{workload}"
-        shutil.rmtree(d, ignore_errors=True)
+        if d.exists():
+            big = sum(f.stat().st_size for f in d.iterdir() if f.is_file()) >= (64 << 20)
+            shutil.rmtree(d, ignore_errors=True)
+            if big:
+                # deleting a GiB on this disk (ext4, mounted with online discard) keeps
+                # it busy for a moment; let that finish before the next timed process
+                os.sync()
+                time.sleep(1.0)
 
     def sync(self) -> None:
         os.sync()
