@@ -398,3 +398,27 @@ def test_partitioned_save_bytes_identical_to_tensorflow(tf, tmp_path):
             open(str(tmp_path / "tf") + suffix, "rb").read(), suffix
     r = tf.train.load_checkpoint(str(tmp_path / "tk"))
     assert np.array_equal(r.get_tensor("w"), full) and np.array_equal(r.get_tensor("x"), other)
+
+
+def test_tensorflow_saver_restores_what_tensorkeep_saved(tf, tmp_path):
+    """tf.compat.v1.train.Saver.restore reads a tensorkeep.save bundle (every Variable dtype)."""
+    values = {
+        "f32": make(np.float32, (3, 4)), "f64": make(np.float64, (2,)), "f16": make(np.float16, (5,)),
+        "bf16": make(ml_dtypes.bfloat16, (2, 2)), "i32": make(np.int32, (4,)),
+        "i64": make(np.int64, ()), "u8": make(np.uint8, (3,)), "b": make(np.bool_, (6,)),
+        "c64": make(np.complex64, (2,)), "scope/s": strings((2,)),
+    }
+    prefix = tk.save(values, str(tmp_path / "ours"))
+    with tf.Graph().as_default():
+        variables = {
+            name: tf.compat.v1.Variable(
+                tf.zeros(v.shape, dtype=tf.string if v.dtype == object else tf.as_dtype(v.dtype)),
+                name=name, use_resource=False)
+            for name, v in values.items()}
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session() as sess:
+            saver.restore(sess, prefix)
+            got = sess.run(variables)
+    for name, value in values.items():
+        assert same(np.asarray(got[name], dtype=object if value.dtype == object else value.dtype),
+                    value), name
