@@ -38,6 +38,11 @@ class _Parser(argparse.ArgumentParser):
 
 # ---------------------------------------------------------------- tensor facts
 
+
+def _count(n: int, noun: str) -> str:
+    """'1 tensor', '2 tensors', '10,000 elements'."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
 def _info(ck: Mapping[str, Any], name: str) -> tuple[str, tuple[int, ...], int | None]:
     """(dtype name, shape, stored bytes) — from the index alone for TF checkpoints."""
     from tensorkeep.checkpoint.reader import LazyCheckpoint
@@ -128,7 +133,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         rows = [["name", "dtype", "shape", "size"]] + [
             [n, d, _shape(s), human(b) if b is not None else "?"] for n, d, s, b in infos]
         print(_table(rows, right={3}))
-    print(f"{len(infos)} tensors, {elements:,} elements, {human(total)}")
+    print(f"{_count(len(infos), 'tensor')}, {_count(elements, 'element')}, {human(total)}")
     return EXIT_OK
 
 
@@ -174,7 +179,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
                      when, human(e["bytes"]) if e["exists"] else "missing",
                      os.path.relpath(e["path"], directory)])
     print(_table(rows, right={1, 3}))
-    print(f"{len(entries)} checkpoints, {human(sum(e['bytes'] for e in entries))}"
+    print(f"{_count(len(entries), 'checkpoint')}, {human(sum(e['bytes'] for e in entries))}"
           f" (* = latest)")
     return EXIT_OK
 
@@ -382,7 +387,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"{len(failures)} of {count} tensors failed verification in {prefix}")
         return EXIT_ERROR
     if not args.quiet:
-        print(f"OK: {count} tensors, {human(total_bytes)}, every checksum matches ({prefix})")
+        print(f"OK: {_count(count, 'tensor')}, {human(total_bytes)}, every checksum matches ({prefix})")
     return EXIT_OK
 
 
