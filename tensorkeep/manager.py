@@ -68,16 +68,7 @@ class CheckpointManager:
         _async.raise_pending()
         if not self._async:
             return self._core.save(api.to_arrays(state), step)
-        if step is None:
-            step = self._core.next_number()
-        if isinstance(step, bool) or not isinstance(step, int):
-            try:
-                step = int(step)    # numpy and 0-d tensor steps
-            except (TypeError, ValueError):
-                raise ValueError(f"step must be a non-negative integer, got {step!r}") from None
-        if step < 0:
-            raise ValueError(f"step must be a non-negative integer, got {step!r}")
-        path = f"{os.path.join(self.directory, self._core._name)}-{step}"
+        step, path = self._core.checkpoint_path(step)
         self._pending = _async.start(path, api.to_arrays(state),
                                      lambda snap: self._core.save(snap, step), copy=self._copy)
         return path

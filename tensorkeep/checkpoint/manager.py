@@ -113,18 +113,22 @@ class ManagerCore:
 
     # ---------------------------------------------------------------- saving
 
-    def save(self, flat: Mapping[str, Any], step: int | None = None) -> str:
-        """Write ``flat`` as ``<prefix>-<step>``, update the state file, sweep; returns the path."""
+    def checkpoint_path(self, step: int | None = None) -> tuple[int, str]:
+        """``(step, prefix)`` of the checkpoint ``save`` writes for ``step`` (default: next)."""
         if step is None:
             step = self.next_number()
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        if isinstance(step, bool) or not isinstance(step, int):
             try:
                 step = int(step)  # numpy and 0-d tensor steps
             except (TypeError, ValueError):
                 raise ValueError(f"step must be a non-negative integer, got {step!r}") from None
-            if step < 0:
-                raise ValueError(f"step must be a non-negative integer, got {step!r}")
-        path = f"{self._prefix}-{step}"
+        if step < 0:
+            raise ValueError(f"step must be a non-negative integer, got {step!r}")
+        return step, f"{self._prefix}-{step}"
+
+    def save(self, flat: Mapping[str, Any], step: int | None = None) -> str:
+        """Write ``flat`` as ``<prefix>-<step>``, update the state file, sweep; returns the path."""
+        _, path = self.checkpoint_path(step)
         self._write(flat, path)
         self.commit(path)
         return path
