@@ -460,8 +460,11 @@ def _versions() -> str:
     out = []
     for mod in ("numpy", "tensorflow", "torch", "safetensors", "crc32c"):
         try:
-            v = subprocess.run([sys.executable, "-c", f"import importlib.metadata as m; "
-                                f"print(m.version({mod!r}))"], capture_output=True, text=True).stdout.strip()
+            code = ("import importlib.metadata as m\n"
+                    f"for d in ({mod!r}, {mod + '-cpu'!r}):\n"
+                    "    try:\n        print(m.version(d)); break\n"
+                    "    except m.PackageNotFoundError: pass")
+            v = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
         except Exception:  # noqa: BLE001
             v = "?"
         out.append(f"{mod} {v or '?'}")
