@@ -765,3 +765,23 @@ def test_failed_delete_of_old_checkpoint_is_reported(tmp_path, monkeypatch, capl
     assert "Could not delete old checkpoint" in caplog.text and "Permission denied" in caplog.text
     assert s.last_checkpoints == [str(tmp_path / "m-2")]
     assert (tmp_path / "m-1.index").exists()
+
+
+def test_saver_sweeps_data_files_a_killed_deletion_left(tmp_path):
+    """An evicted checkpoint whose deletion was cut short (index gone, data left) is
+    cleaned by the Saver's next eviction; other files in the directory are untouched."""
+    g = ops.Graph()
+    with g.as_default():
+        variables.Variable(np.arange(3, dtype=np.float32), name="v")
+        s = Saver(max_to_keep=1)
+        with session.Session() as sess:
+            sess.run(variables.global_variables_initializer())
+            s.save(sess, str(tmp_path / "m"), global_step=1, write_meta_graph=False)
+            orphan = tmp_path / "m-0.data-00000-of-00001"          # as a killed deletion leaves
+            orphan.write_bytes(b"x" * 12)
+            foreign = tmp_path / "other-0.data-00000-of-00001"     # not this Saver's family
+            foreign.write_bytes(b"y")
+            s.save(sess, str(tmp_path / "m"), global_step=2, write_meta_graph=False)
+    assert not orphan.exists() and foreign.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("m-")) == [
+        "m-2.data-00000-of-00001", "m-2.index"]

@@ -160,26 +160,8 @@ class ManagerCore:
         return decision.to_delete
 
     def _remove_orphans(self) -> None:
-        """Remove data files of *our* checkpoint names that have no index.
-
-        A kill during a save (between the data and index renames) or during a
-        deletion (index removed first) leaves them; only ``<name>-<n>.data-*``
-        files in our directory, not locked by a live writer, are touched.
-        """
-        from tensorkeep.io import files
-
-        pattern = re.compile(re.escape(self._name) + r"-\d+\.data-\d{5,}-of-\d{5,}", re.DOTALL)
-        try:
-            names = os.listdir(self._directory or ".")
-        except OSError:
-            return
-        for n in names:
-            if not pattern.fullmatch(n):
-                continue
-            base = n[:n.rindex(".data-")]
-            if base + ".index" in names or os.path.exists(os.path.join(self._directory, base + ".index")):
-                continue
-            files.remove_if_unlocked(os.path.join(self._directory, n))
+        """Remove data files of *our* checkpoint names that have no index."""
+        state.remove_orphaned_data(self._directory, self._name, numbered_only=True)
 
     def _record_state(self) -> None:
         if self._latest is None:

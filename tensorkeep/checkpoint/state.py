@@ -25,6 +25,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 
@@ -38,7 +39,7 @@ __all__ = [
     "CheckpointState", "generate_checkpoint_state_proto", "update_checkpoint_state",
     "update_checkpoint_state_internal", "get_checkpoint_state", "latest_checkpoint",
     "checkpoint_exists", "checkpoint_exists_internal", "get_checkpoint_mtimes",
-    "remove_checkpoint", "wait_for_new_checkpoint", "checkpoints_iterator",
+    "remove_checkpoint", "remove_orphaned_data", "wait_for_new_checkpoint", "checkpoints_iterator",
 ]
 
 logger = logging.getLogger("tensorkeep")
@@ -262,6 +263,37 @@ def remove_checkpoint(checkpoint_prefix: PathLike,
             logger.warning("While deleting checkpoint %s: %s", prefix, exc)
             continue
         removed.append(path)
+    return removed
+
+
+def remove_orphaned_data(directory: PathLike, checkpoint_basename: str, *,
+                         numbered_only: bool = False) -> list[str]:
+    """Delete data files of ``checkpoint_basename[-<n>]`` checkpoints that have no index.
+
+    A kill during a save (between the data and the index renames) or during a
+    deletion (the index goes first) leaves such files: they are never listed or
+    restorable, only wasted bytes. Only names of this checkpoint family in
+    ``directory`` are touched, and never a file a live writer holds locked.
+    Returns the paths deleted.
+    """
+    directory = os.fspath(directory)
+    step = r"-\d+" if numbered_only else r"(?:-\d+)?"
+    pattern = re.compile(re.escape(checkpoint_basename) + step + r"\.data-\d{5,}-of-\d{5,}",
+                         re.DOTALL)
+    try:
+        names = set(os.listdir(directory or "."))
+    except OSError:
+        return []
+    removed = []
+    for n in sorted(names):
+        if not pattern.fullmatch(n):
+            continue
+        base = n[:n.rindex(".data-")]
+        if base + ".index" in names or os.path.exists(os.path.join(directory, base + ".index")):
+            continue
+        path = os.path.join(directory, n)
+        if files.remove_if_unlocked(path):
+            removed.append(path)
     return removed
 
 

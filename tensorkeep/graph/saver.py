@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -660,6 +661,11 @@ class Saver:
                 _state.remove_checkpoint(record.path, self.saver_def.version, meta_graph_suffix)
             except Exception as exc:  # reported, not fatal: the new checkpoint is safe
                 logger.warning("Could not delete old checkpoint %s: %s", record.path, exc)
+        if to_delete and self.saver_def.version == saver_pb2.SaverDef.V2:
+            # data files a killed deletion left without their index (never listed)
+            base = os.path.basename(to_delete[0].path)
+            family = re.sub(r"-\d+$", "", base)
+            _state.remove_orphaned_data(os.path.dirname(to_delete[0].path), family)
 
     # -- save and restore ---------------------------------------------------------------
 
