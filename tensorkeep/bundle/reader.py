@@ -22,7 +22,7 @@ from tensorkeep import errors
 from tensorkeep.bundle.naming import data_filename, index_filename
 from tensorkeep.format import tensor_data
 from tensorkeep.format.crc32c import crc32c, mask
-from tensorkeep.format.entry import ENDIAN_BIG, BundleEntry, BundleHeader
+from tensorkeep.format.entry import ENDIAN_BIG, BundleEntry, BundleHeader, _decode_canonical
 from tensorkeep.format.table import Table
 from tensorkeep.io.files import file_size, map_file, read_bytes, read_into
 
@@ -154,10 +154,57 @@ class BundleReader:
         Strings: an object array of ``bytes``.
         """
         kb = key.encode("utf-8", "surrogateescape") if key.__class__ is str else key_bytes(key)
-        e = self._entries.get(kb) or self.entry(kb)
+        e = self._entries.get(kb)
+        if e is None:
+            if out is None:
+                arr = self._get_fast(kb)
+                if arr is not None:
+                    return arr
+            e = self.entry(kb)
         if e.slices:
             return self._assemble(kb, e, out)
         return self._read_entry(kb, e, out)
+
+    def _get_fast(self, kb: bytes) -> np.ndarray | None:
+        """``get(kb)`` for the common entry, fused; None for anything else.
+
+        The common entry: canonical layout (no slices), a numeric dtype, a little-endian
+        bundle, every size and offset within bounds, checksum matching. Anything else
+        (including every error) returns None and goes through the general, checked
+        path, which raises the same errors as ever. Nothing is cached, so a later
+        ``entry()`` decodes and checks as usual.
+        """
+        pos = self._raw.get(kb)
+        data = self._table._bytes
+        if pos.__class__ is not int or data is None or self.header.endianness:
+            return None
+        shared, unshared, vlen = data[pos:pos + 3]      # scan() checked the entry fits
+        if (shared | unshared | vlen) >= 0x80:
+            return None
+        start = pos + 3 + unshared
+        fast = _decode_canonical(data[start:start + vlen])
+        if fast is None:
+            return None
+        dtype, shape, shard_id, offset, size, crc = fast
+        info = _FAST_DTYPES.get(dtype)
+        if info is None:
+            return None
+        npdt, itemsize = info
+        n = 1
+        for d in shape:
+            n *= d
+        if n * itemsize != size or not 0 <= shard_id < max(self.header.num_shards, 1):
+            return None
+        found = self._maps.get(shard_id)
+        if found is None:
+            found = self._data(shard_id)
+        m = found[1]
+        if offset + size > len(m):
+            return None
+        view = m[offset:offset + size]
+        if self.verify_checksums and mask(crc32c(view)) != crc:
+            return None
+        return np.frombuffer(view, dtype=npdt).reshape(shape)
 
     def _check_entry(self, kb: bytes, e: BundleEntry) -> None:
         try:
@@ -375,6 +422,22 @@ class BundleReader:
 
     def __iter__(self) -> Iterator[str]:
         return (key_str(k) for k in self.tensor_keys())
+
+
+def _fast_dtypes() -> dict[int, tuple[np.dtype, int]]:
+    """enum -> (numpy dtype, itemsize) of the dtypes ``_get_fast`` reads (numeric, not ref)."""
+    out = {}
+    for dt in _dt.all_dtypes():
+        if dt is _dt.string or dt is _dt.resource or dt.is_ref_dtype or not dt.is_memcpyable:
+            continue
+        npdt = dt.numpy
+        if npdt is None or not dt.itemsize or np.dtype(npdt).itemsize != dt.itemsize:
+            continue
+        out[dt.as_datatype_enum] = (npdt, dt.itemsize)
+    return out
+
+
+_FAST_DTYPES = _fast_dtypes()
 
 
 def _with_file(exc: errors.OpError, filename: str) -> errors.OpError:
