@@ -534,10 +534,11 @@ class Graph:
 
     def _control_dependencies_for_inputs(self, input_ops: list[Operation]) -> list[Operation]:
         ret: list[Operation] = []
+        input_ids = {id(op) for op in input_ops}
         for controller in self._control_stack:
-            if any(id(op) in controller._seen_nodes for op in input_ops):
+            if not input_ids.isdisjoint(controller._seen_nodes):
                 continue
-            ret.extend(c for c in controller.control_inputs if c not in input_ops)
+            ret.extend(c for c in controller.control_inputs if id(c) not in input_ids)
         return ret
 
     # --- devices, colocation, attr scopes -------------------------------------
@@ -627,14 +628,11 @@ class Graph:
             raise ValueError(f"'{name}' is not a valid node name")
         if name in self._by_name:
             raise ValueError(f"Duplicate node name in graph: '{name}'")
-        input_ops = []
-        for t in inputs:
-            if t.op not in input_ops:
-                input_ops.append(t.op)
         control_inputs: list[Operation] = []
-        for c in self._control_dependencies_for_inputs(input_ops):
-            if c not in control_inputs:
-                control_inputs.append(c)
+        if self._control_stack:
+            # Distinct input ops, in order; identity-keyed, so linear in the input count.
+            input_ops = list(dict.fromkeys(t._op for t in inputs))
+            control_inputs = list(dict.fromkeys(self._control_dependencies_for_inputs(input_ops)))
         op = Operation(self, name, op_type, inputs, output_dtypes, attrs or {}, control_inputs,
                        op_def=op_def)
         self._add_op(op)
