@@ -22,7 +22,7 @@ from tensorkeep import errors
 from tensorkeep.bundle.naming import data_filename, index_filename
 from tensorkeep.format import tensor_data
 from tensorkeep.format.crc32c import crc32c, mask
-from tensorkeep.format.entry import ENDIAN_BIG, BundleEntry, BundleHeader, _decode_canonical
+from tensorkeep.format.entry import ENDIAN_BIG, BundleEntry, BundleHeader, _decode_common
 from tensorkeep.format.table import Table
 from tensorkeep.io.files import file_size, map_file, read_bytes, read_into
 
@@ -182,7 +182,7 @@ class BundleReader:
         if (shared | unshared | vlen) >= 0x80:
             return None
         start = pos + 3 + unshared
-        fast = _decode_canonical(data[start:start + vlen])
+        fast = _decode_common(data[start:start + vlen])
         if fast is None:
             return None
         dtype, shape, shard_id, offset, size, crc = fast

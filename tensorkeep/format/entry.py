@@ -134,7 +134,7 @@ class BundleEntry:
 
     @classmethod
     def decode(cls, buf: Buffer, *, key: bytes | None = None) -> "BundleEntry":
-        fast = _decode_canonical(buf if isinstance(buf, bytes) else bytes(buf))
+        fast = _decode_common(buf if isinstance(buf, bytes) else bytes(buf))
         if fast is not None:
             return cls(*fast)
         dtype = shard_id = offset = size = crc = 0
@@ -286,6 +286,53 @@ def _decode_canonical(b: bytes) -> tuple[int, tuple[int, ...], int, int, int, in
     if p != n:
         return None
     return dtype, tuple(dims), shard_id, offset, size, crc
+
+
+_HEAD_CACHE: dict[bytes, tuple[int, tuple[int, ...]]] = {}
+
+
+def _decode_common(b: bytes) -> tuple[int, tuple[int, ...], int, int, int, int] | None:
+    """``_decode_canonical(b)``, with the dtype+shape head of the common layout cached.
+
+    Entries of a checkpoint mostly share a handful of (dtype, shape) heads; the head
+    bytes (one-byte dtype varint, shape field) are looked up instead of parsed,
+    the tail (shard, offset, size, crc) is read as in ``_decode_canonical``. Any
+    other layout goes to ``_decode_canonical`` itself; results are identical.
+    """
+    n = len(b)
+    if n < 4 or b[0] != 0x08 or b[2] != 0x12 or b[1] >= 0x80 or b[3] >= 0x80:
+        return _decode_canonical(b)
+    p = 4 + b[3]
+    if p > n:
+        return None
+    head_bytes = b[:p]
+    head = _HEAD_CACHE.get(head_bytes)
+    if head is None:
+        parsed = _decode_canonical(head_bytes)
+        if parsed is None:
+            return None
+        head = (parsed[0], parsed[1])
+        if len(_HEAD_CACHE) < 1024:
+            _HEAD_CACHE[head_bytes] = head
+    shard_id = offset = size = crc = 0
+    if p < n and b[p] == 0x18:
+        shard_id, p = _uvarint(b, p + 1, n)
+        if not 0 < shard_id < (1 << 31):
+            return None
+    if p < n and b[p] == 0x20:
+        offset, p = _uvarint(b, p + 1, n)
+        if offset <= 0:
+            return None
+    if p < n and b[p] == 0x28:
+        size, p = _uvarint(b, p + 1, n)
+        if size <= 0:
+            return None
+    if p + 5 == n and b[p] == 0x35:
+        crc = _FIXED32.unpack_from(b, p + 1)[0]
+        p = n
+    if p != n:
+        return None
+    return head[0], head[1], shard_id, offset, size, crc
 
 
 def encode_shape(shape: tuple[int, ...] | list[int]) -> bytes:
