@@ -25,32 +25,71 @@ from tensorkeep.graph import ops as _ops
 from tensorkeep.proto import attr_value_pb2
 
 
+class _OpInfo:
+    """What ``apply_op`` reads from an OpDef, read once per OpDef rather than once per node
+    (every field access on a protobuf message builds a new Python object)."""
+
+    __slots__ = ("op_def", "input_names", "inputs", "attrs", "outputs", "has_full_type")
+
+    def __init__(self, op_def: Any) -> None:
+        self.op_def = op_def
+        self.input_names = tuple(a.name for a in op_def.input_arg)
+        attr_defs = {a.name: a for a in op_def.attr}
+        inputs = []
+        for arg in op_def.input_arg:
+            default = None
+            if arg.type_attr and arg.type_attr in attr_defs and \
+                    attr_defs[arg.type_attr].HasField("default_value"):
+                default = _dt.from_enum(attr_defs[arg.type_attr].default_value.type)
+            fixed = _dt.from_enum(arg.type) if not arg.type_attr and arg.type else None
+            inputs.append((arg, arg.name, bool(arg.number_attr or arg.type_list_attr),
+                           arg.number_attr, arg.type_attr, fixed, arg.is_ref, default))
+        self.inputs = tuple(inputs)
+        self.attrs = tuple((a.name, a.type, a.default_value if a.HasField("default_value") else None)
+                           for a in op_def.attr)
+        self.outputs = tuple((arg.type_list_attr, arg.type_attr,
+                              None if arg.type_list_attr or arg.type_attr else _dt.from_enum(arg.type),
+                              arg.number_attr, arg.is_ref) for arg in op_def.output_arg)
+        self.has_full_type = any(a.HasField("experimental_full_type") for a in op_def.output_arg)
+
+
+# id(OpDef) -> info; the info holds its OpDef, so an id is never reused while cached.
+_INFO: dict[int, _OpInfo] = {}
+
+
+def _info(op_def: Any) -> _OpInfo:
+    info = _INFO.get(id(op_def))
+    if info is None or info.op_def is not op_def:
+        info = _INFO[id(op_def)] = _OpInfo(op_def)
+    return info
+
+
 def output_dtypes(op_def: Any, attrs: dict[str, attr_value_pb2.AttrValue]) -> list[_dt.DType | None]:
     """Output dtypes of a node of ``op_def`` with these attrs (ref dtypes for ref outputs)."""
     out: list[_dt.DType | None] = []
-    for arg in op_def.output_arg:
-        if arg.type_list_attr:
-            value = attrs.get(arg.type_list_attr)
+    for type_list_attr, type_attr, fixed, number_attr, is_ref in _info(op_def).outputs:
+        if type_list_attr:
+            value = attrs.get(type_list_attr)
             types = [_dt.from_enum(t) for t in value.list.type] if value is not None else []
         else:
-            if arg.type_attr:
-                value = attrs.get(arg.type_attr)
+            if type_attr:
+                value = attrs.get(type_attr)
                 dt = _dt.from_enum(value.type) if value is not None else None
             else:
-                dt = _dt.from_enum(arg.type)
+                dt = fixed
             n = 1
-            if arg.number_attr:
-                value = attrs.get(arg.number_attr)
+            if number_attr:
+                value = attrs.get(number_attr)
                 n = int(value.i) if value is not None else 0
             types = [dt] * n
-        if arg.is_ref:
+        if is_ref:
             types = [t._as_ref if t is not None else None for t in types]
         out.extend(types)
     return out
 
 
 def _input_names(op_def: Any) -> list[str]:
-    return [a.name for a in op_def.input_arg]
+    return list(_info(op_def).input_names)
 
 
 @contextlib.contextmanager
@@ -68,65 +107,57 @@ def apply_op(op_type: str, name: str | None = None, **keywords: Any) -> _ops.Ope
     op_def = op_defs.get(op_type)
     if op_def is None:
         raise NotImplementedError(f"Op type not registered '{op_type}'")
+    info = _info(op_def)
     graph = _ops.get_graph_from_inputs(
-        [v for key in _input_names(op_def) for v in _flat(keywords.get(key))])
-    attr_defs = {a.name: a for a in op_def.attr}
+        [v for key in info.input_names for v in _flat(keywords.get(key))])
     inferred: dict[str, Any] = {}
     inputs: list[_ops.Tensor] = []
     ref_inputs: list[_ops.Tensor] = []
     with graph.as_default(), graph.name_scope(name or op_type) as scope:
-        for arg in op_def.input_arg:
-            if arg.name not in keywords:
-                raise TypeError(f"{op_type} missing required input argument '{arg.name}'")
-            values = keywords.pop(arg.name)
-            if arg.number_attr or arg.type_list_attr:
+        for arg, arg_name, is_list, number_attr, type_attr, fixed, is_ref, default in info.inputs:
+            if arg_name not in keywords:
+                raise TypeError(f"{op_type} missing required input argument '{arg_name}'")
+            values = keywords.pop(arg_name)
+            if is_list:
                 if not isinstance(values, (list, tuple)):
-                    raise TypeError(f"Expected list for '{arg.name}' argument to '{op_type}' Op, "
+                    raise TypeError(f"Expected list for '{arg_name}' argument to '{op_type}' Op, "
                                     f"not {values!r}.")
-                converted = _convert_list(arg, values, inferred, keywords, attr_defs)
-                if arg.number_attr:
-                    inferred[arg.number_attr] = len(converted)
+                converted = _convert_list(arg, values, inferred, keywords)
+                if number_attr:
+                    inferred[number_attr] = len(converted)
                 inputs.extend(converted)
                 continue
-            dtype = None
-            if arg.type_attr:
-                dtype = inferred.get(arg.type_attr, keywords.get(arg.type_attr))
-            elif arg.type:
-                dtype = _dt.from_enum(arg.type)
-            default = None
-            if arg.type_attr and arg.type_attr in attr_defs and \
-                    attr_defs[arg.type_attr].HasField("default_value"):
-                default = _dt.from_enum(attr_defs[arg.type_attr].default_value.type)
-            tensor = _ops.convert_to_tensor(values, dtype=dtype, name=arg.name,
-                                            as_ref=arg.is_ref, preferred_dtype=default)
-            if arg.is_ref and not tensor.dtype.is_ref_dtype:
-                raise TypeError(f"'{op_type}' Op requires that input '{arg.name}' be a mutable tensor "
+            dtype = inferred.get(type_attr, keywords.get(type_attr)) if type_attr else fixed
+            tensor = _ops.convert_to_tensor(values, dtype=dtype, name=arg_name,
+                                            as_ref=is_ref, preferred_dtype=default)
+            if is_ref and not tensor.dtype.is_ref_dtype:
+                raise TypeError(f"'{op_type}' Op requires that input '{arg_name}' be a mutable tensor "
                                 f"(e.g.: a tf.Variable)")
-            if arg.type_attr and arg.type_attr not in inferred:
-                inferred[arg.type_attr] = tensor.dtype.base_dtype
+            if type_attr and type_attr not in inferred:
+                inferred[type_attr] = tensor.dtype.base_dtype
             elif dtype is not None and tensor.dtype.base_dtype is not _dt.as_dtype(dtype).base_dtype:
-                raise TypeError(f"Input '{arg.name}' of '{op_type}' Op has type "
+                raise TypeError(f"Input '{arg_name}' of '{op_type}' Op has type "
                                 f"{tensor.dtype.base_dtype.name} that does not match expected type "
                                 f"of {_dt.as_dtype(dtype).base_dtype.name}.")
-            if arg.is_ref:
+            if is_ref:
                 ref_inputs.append(tensor)
             inputs.append(tensor)
         attr_protos: dict[str, attr_value_pb2.AttrValue] = {}
-        for attr in op_def.attr:
-            if attr.name in inferred:
-                value: Any = inferred[attr.name]
-                keywords.pop(attr.name, None)
-            elif attr.name in keywords:
-                value = keywords.pop(attr.name)
-            elif attr.HasField("default_value"):
-                attr_protos[attr.name] = attr.default_value
+        for attr_name, attr_type, attr_default in info.attrs:
+            if attr_name in inferred:
+                value: Any = inferred[attr_name]
+                keywords.pop(attr_name, None)
+            elif attr_name in keywords:
+                value = keywords.pop(attr_name)
+            elif attr_default is not None:
+                attr_protos[attr_name] = attr_default
                 continue
             else:
-                raise TypeError(f"No argument for attr {attr.name}")
-            if value is None and attr.HasField("default_value"):
-                attr_protos[attr.name] = attr.default_value
+                raise TypeError(f"No argument for attr {attr_name}")
+            if value is None and attr_default is not None:
+                attr_protos[attr_name] = attr_default
                 continue
-            attr_protos[attr.name] = _attrs.make(value, attr.type)
+            attr_protos[attr_name] = _attrs.make(value, attr_type)
         if keywords:
             raise TypeError(f"{op_type} got unexpected keyword arguments: {', '.join(sorted(keywords))}")
         with _colocate_with_all(graph, ref_inputs):
@@ -145,7 +176,7 @@ _FULL_TYPE_IDS = {"bool": 200, "uint8": 201, "uint16": 202, "uint32": 203, "uint
 def _set_full_type(op: _ops.Operation, op_def: Any, attrs: dict[str, attr_value_pb2.AttrValue]) -> None:
     """TF's graph sets ``experimental_type`` on nodes whose OpDef outputs carry a full type
     (e.g. Shape: ``TFT_PRODUCT[TFT_SHAPE_TENSOR[TFT_INT32]]``, observed on TF 2.21)."""
-    if not any(a.HasField("experimental_full_type") for a in op_def.output_arg):
+    if not _info(op_def).has_full_type:
         return
     from tensorkeep.proto import full_type_pb2, node_def_pb2
     product = full_type_pb2.FullTypeDef(type_id=full_type_pb2.TFT_PRODUCT)
@@ -168,8 +199,8 @@ def _flat(value: Any) -> list[Any]:
     return [] if value is None else [value]
 
 
-def _convert_list(arg: Any, values: list[Any], inferred: dict[str, Any], keywords: dict[str, Any],
-                  attr_defs: dict[str, Any]) -> list[_ops.Tensor]:
+def _convert_list(arg: Any, values: list[Any], inferred: dict[str, Any],
+                  keywords: dict[str, Any]) -> list[_ops.Tensor]:
     if arg.type_list_attr:
         out = [_ops.convert_to_tensor(v, name=arg.name) for v in values]
         inferred[arg.type_list_attr] = [t.dtype.base_dtype for t in out]
