@@ -177,6 +177,15 @@ def load_variable(ckpt_dir_or_file: str | os.PathLike[str], name: str) -> Any:
     return load_checkpoint(ckpt_dir_or_file).get_tensor(name)
 
 
+def _keys_str(raw: list[bytes]) -> list[str]:
+    """``[key_str(k) for k in raw]``: ASCII keys (the usual case) decoded in one call."""
+    if raw:
+        joined = b"\n".join(raw)
+        if joined.isascii() and joined.count(b"\n") == len(raw) - 1:
+            return joined.decode("ascii").split("\n")
+    return [key_str(k) for k in raw]
+
+
 class LazyCheckpoint(Mapping):  # type: ignore[type-arg]
     """A read-only mapping of a checkpoint's tensors, read only when accessed.
 
@@ -190,12 +199,13 @@ class LazyCheckpoint(Mapping):  # type: ignore[type-arg]
         self._reader = _open(self.prefix)
         self._is_v2 = isinstance(self._reader, BundleReader)
         if self._is_v2:
-            keys = [key_str(k) for k in self._reader.tensor_keys()]
+            keys = _keys_str(self._reader.tensor_keys())
         else:
             keys = sorted(self._reader.get_variable_to_shape_map())
         if names is not None:
             wanted = list(names)
-            missing = [n for n in wanted if n not in set(keys)]
+            have = set(keys)
+            missing = [n for n in wanted if n not in have]
             if missing:
                 raise errors.NotFoundError(
                     f"Key {missing[0]} not found in checkpoint {self.prefix}"
@@ -203,10 +213,18 @@ class LazyCheckpoint(Mapping):  # type: ignore[type-arg]
                     filename=self.prefix, key=missing[0])
             keys = wanted
         self._keys = keys
-        self._keyset = set(keys)
+        self._keyset: set[str] | None = None     # built on first lookup (listing needs none)
+
+    def _names(self) -> set[str]:
+        if self._keyset is None:
+            self._keyset = set(self._keys)
+        return self._keyset
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._keyset:
+        keyset = self._keyset
+        if keyset is None:
+            keyset = self._names()
+        if name not in keyset:
             raise errors.NotFoundError(f"Key {name} not found in checkpoint {self.prefix}",
                                        filename=self.prefix, key=name)
         if self._is_v2:
@@ -222,7 +240,7 @@ class LazyCheckpoint(Mapping):  # type: ignore[type-arg]
         return len(self._keys)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._keyset
+        return name in self._names()
 
     def dtype(self, name: str) -> _dt.DType:
         if self._is_v2:
