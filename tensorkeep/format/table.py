@@ -373,7 +373,9 @@ class Table:
             klen = 0
             end3 = limit - 3
             while p <= end3:
-                shared, unshared, vlen = data[p:p + 3]
+                shared = data[p]
+                unshared = data[p + 1]
+                vlen = data[p + 2]
                 q = p + 3 + unshared
                 if (shared | unshared | vlen) >= 0x80 or shared > klen or q + vlen > limit:
                     break
