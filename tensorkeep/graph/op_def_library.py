@@ -92,11 +92,16 @@ def _input_names(op_def: Any) -> list[str]:
     return list(_info(op_def).input_names)
 
 
-@contextlib.contextmanager
 def _colocate_with_all(graph: _ops.Graph, tensors: list[_ops.Tensor]):  # type: ignore[no-untyped-def]
     if not tensors:
-        yield
-        return
+        return contextlib.nullcontext()
+    if len(tensors) == 1:
+        return graph.colocate_with(tensors[0].op)
+    return _colocate_with_each(graph, tensors)
+
+
+@contextlib.contextmanager
+def _colocate_with_each(graph: _ops.Graph, tensors: list[_ops.Tensor]):  # type: ignore[no-untyped-def]
     with graph.colocate_with(tensors[0].op):
         with _colocate_with_all(graph, tensors[1:]):
             yield

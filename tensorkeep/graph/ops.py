@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 from tensorkeep import dtypes as _dt
 from tensorkeep.graph import attrs as _attrs
 from tensorkeep.graph import device as _device
+from tensorkeep.graph import shape_fns as _shape_fns
 from tensorkeep.graph.tensor_shape import TensorShape, as_shape
 from tensorkeep.proto import attr_value_pb2, graph_pb2, node_def_pb2, versions_pb2
 
@@ -612,11 +613,12 @@ class Graph:
                             output_dtypes: list[_dt.DType | None], name: str | None = None,
                             attrs: dict[str, attr_value_pb2.AttrValue] | None = None,
                             op_def: Any = None, infer_shapes: bool = True) -> Operation:
-        self._check_not_finalized()
+        if self._finalized:
+            self._check_not_finalized()
         for t in inputs:
             if not isinstance(t, Tensor):
                 raise TypeError(f"Input must be a Tensor, got {t!r}")
-            if t.graph is not self:
+            if t._op._graph is not self:
                 raise ValueError(f"Tensor {t} must be from the same graph as the op being created.")
         if name is None:
             name = op_type
@@ -637,10 +639,12 @@ class Graph:
                        op_def=op_def)
         self._add_op(op)
         # attr scope (never overwrites), devices, colocation: TF's order.
-        for key, value in self._attr_scope_map.items():
-            if value is not None and key not in op._attrs:
-                op._attrs[key] = value
-        self._apply_device_functions(op)
+        if self._attr_scope_map:
+            for key, value in self._attr_scope_map.items():
+                if value is not None and key not in op._attrs:
+                    op._attrs[key] = value
+        if self._device_stack:
+            self._apply_device_functions(op)
         if self._colocation_stack:
             groups: list[bytes] = []
             for coloc in self._colocation_stack:
@@ -652,8 +656,7 @@ class Graph:
         for controller in self._control_stack:
             controller._seen_nodes.add(id(op))
         if infer_shapes:
-            from tensorkeep.graph import shape_fns
-            shape_fns.set_shapes(op)
+            _shape_fns.set_shapes(op)
         return op
 
     def _add_op(self, op: Operation) -> None:
