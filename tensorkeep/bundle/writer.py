@@ -301,6 +301,15 @@ def _show(key: bytes) -> str:
         return repr(key)
 
 
+def _sorted_names(tensors: Mapping[str, Any]) -> list[Any]:
+    """``sorted(tensors, key=_key_bytes)``; ASCII str names (the usual case) sort as str."""
+    names = list(tensors)
+    if all(n.__class__ is str for n in names) and "".join(names).isascii():
+        names.sort()            # ASCII: code point order == UTF-8 byte order
+        return names
+    return sorted(names, key=_key_bytes)
+
+
 def write_bundle(prefix: str | os.PathLike[str], tensors: Mapping[str, Any], *, num_shards: int = 1,
                  fsync: bool = True, makedirs: bool = False) -> str:
     """Write ``tensors`` (name -> array) as a bundle; returns the prefix.
@@ -310,7 +319,7 @@ def write_bundle(prefix: str | os.PathLike[str], tensors: Mapping[str, Any], *, 
     """
     prefix = os.fspath(prefix)
     with BundleWriter(prefix, num_shards=num_shards, fsync=fsync, makedirs=makedirs) as w:
-        for name in sorted(tensors, key=_key_bytes):
+        for name in _sorted_names(tensors):
             w.add(name, tensors[name])
     return prefix
 

@@ -191,11 +191,23 @@ def _shape_bytes(shape: tuple[int, ...]) -> bytes:
     return b"".join(parts)
 
 
+_ENTRY_HEADS: dict[tuple[int, tuple[int, ...]], bytes] = {}
+_PACK32 = _FIXED32.pack
+
+
 def encode_entry(dtype: int, shape: tuple[int, ...], shard_id: int, offset: int, size: int,
                  crc: int) -> bytes:
     """``BundleEntry(...).encode()`` for an entry without slices, without building the object."""
-    sb = _shape_bytes(shape)
-    out = [b"\x08" + _varint(dtype) if dtype else b"", b"\x12", _varint(len(sb)), sb]
+    head = _ENTRY_HEADS.get((dtype, shape))
+    if head is None:
+        sb = _shape_bytes(shape)
+        head = (b"\x08" + _varint(dtype) if dtype else b"") + b"\x12" + _varint(len(sb)) + sb
+        if len(_ENTRY_HEADS) < 1024 and shape.__class__ is tuple:
+            _ENTRY_HEADS[(dtype, shape)] = head
+    if not shard_id and offset and size and crc:        # the usual entry
+        return b"".join((head, b"\x20", _varint(offset), b"\x28", _varint(size), b"\x35",
+                         _PACK32(crc)))
+    out = [head]
     if shard_id:
         out.append(b"\x18" + _varint(shard_id))
     if offset:
