@@ -116,6 +116,14 @@ def flatten(state: Any, prefix: str = "") -> dict[str, Any]:
 
 def to_arrays(state: Any) -> dict[str, np.ndarray]:
     """Every leaf of ``state`` as a numpy array, by ``/``-joined name."""
+    if state.__class__ is dict:
+        # the common flat dict of str -> ndarray: flatten() would give it back as is
+        flat = dict(state)
+        for k, v in flat.items():
+            if k.__class__ is not str or not k or v.__class__ is not np.ndarray:
+                break
+        else:
+            return flat
     return {name: as_array(name, v) for name, v in flatten(state).items()}
 
 
