@@ -66,8 +66,12 @@ def _info(op_def: Any) -> _OpInfo:
 
 def output_dtypes(op_def: Any, attrs: dict[str, attr_value_pb2.AttrValue]) -> list[_dt.DType | None]:
     """Output dtypes of a node of ``op_def`` with these attrs (ref dtypes for ref outputs)."""
+    return _output_dtypes(_info(op_def), attrs)
+
+
+def _output_dtypes(info: _OpInfo, attrs: dict[str, attr_value_pb2.AttrValue]) -> list[_dt.DType | None]:
     out: list[_dt.DType | None] = []
-    for type_list_attr, type_attr, fixed, number_attr, is_ref in _info(op_def).outputs:
+    for type_list_attr, type_attr, fixed, number_attr, is_ref in info.outputs:
         if type_list_attr:
             value = attrs.get(type_list_attr)
             types = [_dt.from_enum(t) for t in value.list.type] if value is not None else []
@@ -115,61 +119,80 @@ def apply_op(op_type: str, name: str | None = None, **keywords: Any) -> _ops.Ope
     info = _info(op_def)
     graph = _ops.get_graph_from_inputs(
         [v for key in info.input_names for v in _flat(keywords.get(key))])
+    if graph is _ops.get_default_graph():
+        return _apply_in_scope(graph, info, op_type, name, keywords)
+    with graph.as_default():
+        return _apply_in_scope(graph, info, op_type, name, keywords)
+
+
+def _apply_in_scope(graph: _ops.Graph, info: _OpInfo, op_type: str, name: str | None,
+                    keywords: dict[str, Any]) -> _ops.Operation:
+    old_scope = graph._name_stack
+    try:
+        scope = graph._push_name_scope(name or op_type)
+        return _apply(graph, info, op_type, scope, keywords)
+    finally:
+        graph._name_stack = old_scope
+
+
+def _apply(graph: _ops.Graph, info: _OpInfo, op_type: str, scope: str,
+           keywords: dict[str, Any]) -> _ops.Operation:
+    op_def = info.op_def
     inferred: dict[str, Any] = {}
     inputs: list[_ops.Tensor] = []
     ref_inputs: list[_ops.Tensor] = []
-    with graph.as_default(), graph.name_scope(name or op_type) as scope:
-        for arg, arg_name, is_list, number_attr, type_attr, fixed, is_ref, default in info.inputs:
-            if arg_name not in keywords:
-                raise TypeError(f"{op_type} missing required input argument '{arg_name}'")
-            values = keywords.pop(arg_name)
-            if is_list:
-                if not isinstance(values, (list, tuple)):
-                    raise TypeError(f"Expected list for '{arg_name}' argument to '{op_type}' Op, "
-                                    f"not {values!r}.")
-                converted = _convert_list(arg, values, inferred, keywords)
-                if number_attr:
-                    inferred[number_attr] = len(converted)
-                inputs.extend(converted)
-                continue
-            dtype = inferred.get(type_attr, keywords.get(type_attr)) if type_attr else fixed
-            tensor = _ops.convert_to_tensor(values, dtype=dtype, name=arg_name,
-                                            as_ref=is_ref, preferred_dtype=default)
-            if is_ref and not tensor.dtype.is_ref_dtype:
-                raise TypeError(f"'{op_type}' Op requires that input '{arg_name}' be a mutable tensor "
-                                f"(e.g.: a tf.Variable)")
-            if type_attr and type_attr not in inferred:
-                inferred[type_attr] = tensor.dtype.base_dtype
-            elif dtype is not None and tensor.dtype.base_dtype is not _dt.as_dtype(dtype).base_dtype:
-                raise TypeError(f"Input '{arg_name}' of '{op_type}' Op has type "
-                                f"{tensor.dtype.base_dtype.name} that does not match expected type "
-                                f"of {_dt.as_dtype(dtype).base_dtype.name}.")
-            if is_ref:
-                ref_inputs.append(tensor)
-            inputs.append(tensor)
-        attr_protos: dict[str, attr_value_pb2.AttrValue] = {}
-        for attr_name, attr_type, attr_default in info.attrs:
-            if attr_name in inferred:
-                value: Any = inferred[attr_name]
-                keywords.pop(attr_name, None)
-            elif attr_name in keywords:
-                value = keywords.pop(attr_name)
-            elif attr_default is not None:
-                attr_protos[attr_name] = attr_default
-                continue
-            else:
-                raise TypeError(f"No argument for attr {attr_name}")
-            if value is None and attr_default is not None:
-                attr_protos[attr_name] = attr_default
-                continue
-            attr_protos[attr_name] = _attrs.make(value, attr_type)
-        if keywords:
-            raise TypeError(f"{op_type} got unexpected keyword arguments: {', '.join(sorted(keywords))}")
-        with _colocate_with_all(graph, ref_inputs):
-            op = graph._create_op_internal(op_type, inputs, output_dtypes(op_def, attr_protos),
-                                           name=scope, attrs=attr_protos, op_def=op_def)
+    for arg, arg_name, is_list, number_attr, type_attr, fixed, is_ref, default in info.inputs:
+        if arg_name not in keywords:
+            raise TypeError(f"{op_type} missing required input argument '{arg_name}'")
+        values = keywords.pop(arg_name)
+        if is_list:
+            if not isinstance(values, (list, tuple)):
+                raise TypeError(f"Expected list for '{arg_name}' argument to '{op_type}' Op, "
+                                f"not {values!r}.")
+            converted = _convert_list(arg, values, inferred, keywords)
+            if number_attr:
+                inferred[number_attr] = len(converted)
+            inputs.extend(converted)
+            continue
+        dtype = inferred.get(type_attr, keywords.get(type_attr)) if type_attr else fixed
+        tensor = _ops.convert_to_tensor(values, dtype=dtype, name=arg_name,
+                                        as_ref=is_ref, preferred_dtype=default)
+        if is_ref and not tensor.dtype.is_ref_dtype:
+            raise TypeError(f"'{op_type}' Op requires that input '{arg_name}' be a mutable tensor "
+                            f"(e.g.: a tf.Variable)")
+        if type_attr and type_attr not in inferred:
+            inferred[type_attr] = tensor.dtype.base_dtype
+        elif dtype is not None and tensor.dtype.base_dtype is not _dt.as_dtype(dtype).base_dtype:
+            raise TypeError(f"Input '{arg_name}' of '{op_type}' Op has type "
+                            f"{tensor.dtype.base_dtype.name} that does not match expected type "
+                            f"of {_dt.as_dtype(dtype).base_dtype.name}.")
+        if is_ref:
+            ref_inputs.append(tensor)
+        inputs.append(tensor)
+    attr_protos: dict[str, attr_value_pb2.AttrValue] = {}
+    for attr_name, attr_type, attr_default in info.attrs:
+        if attr_name in inferred:
+            value: Any = inferred[attr_name]
+            keywords.pop(attr_name, None)
+        elif attr_name in keywords:
+            value = keywords.pop(attr_name)
+        elif attr_default is not None:
+            attr_protos[attr_name] = attr_default
+            continue
+        else:
+            raise TypeError(f"No argument for attr {attr_name}")
+        if value is None and attr_default is not None:
+            attr_protos[attr_name] = attr_default
+            continue
+        attr_protos[attr_name] = _attrs.make(value, attr_type)
+    if keywords:
+        raise TypeError(f"{op_type} got unexpected keyword arguments: {', '.join(sorted(keywords))}")
+    with _colocate_with_all(graph, ref_inputs):
+        op = graph._create_op_internal(op_type, inputs, _output_dtypes(info, attr_protos),
+                                       name=scope, attrs=attr_protos, op_def=op_def)
+    if info.has_full_type:
         _set_full_type(op, op_def, attr_protos)
-        return op
+    return op
 
 
 # dtype name -> FullTypeId (full_type.proto)

@@ -488,13 +488,21 @@ class Graph:
 
     @contextlib.contextmanager
     def name_scope(self, name: str | None) -> Iterator[str]:
+        old = self._name_stack
+        returned = self._push_name_scope(name)
+        try:
+            yield returned
+        finally:
+            self._name_stack = old
+
+    def _push_name_scope(self, name: str | None) -> str:
+        """Enter scope ``name`` (the caller restores ``_name_stack``); returns the scope string."""
         if name:
             if isinstance(name, bytes):
                 name = name.decode()
             regex = _VALID_SCOPE_NAME if self._name_stack else _VALID_OP_NAME
             if not regex.match(name):
                 raise ValueError(f"'{name}' is not a valid scope name")
-        old = self._name_stack
         if not name:
             new, returned = "", ""
         elif name[-1] == "/":
@@ -503,10 +511,7 @@ class Graph:
             new = self.unique_name(name)
             returned = new + "/"
         self._name_stack = new
-        try:
-            yield returned
-        finally:
-            self._name_stack = old
+        return returned
 
     # --- control dependencies -------------------------------------------------
     def _current_control_dependencies(self) -> set[Operation]:
