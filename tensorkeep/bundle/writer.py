@@ -109,6 +109,27 @@ class BundleWriter:
             raise InvalidArgumentError("the empty key is reserved for the bundle header")
         if kb in self._entries or kb in self._partitioned:
             raise InvalidArgumentError(f"Adding duplicate key: {_show(kb)}")
+        if value.__class__ is np.ndarray and self.num_shards == 1:
+            # _write_tensor's staged path, inlined for the common small tensor: a
+            # C-contiguous array of an already seen plain dtype, under 1 MiB
+            dtype = _DTYPES.get(value.dtype)
+            if dtype is not None and value.ndim and value.flags.c_contiguous:
+                try:
+                    buf = memoryview(value).cast("B")
+                except (ValueError, TypeError):
+                    buf = None
+                if buf is not None and len(buf) < _OVERLAP_BYTES:
+                    size = len(buf)
+                    staged = self._staged[0]
+                    offset = self._writers[0].bytes_written + len(staged)
+                    staged += buf
+                    crc = mask(crc32c(buf))
+                    if len(staged) >= _STAGE_BYTES:
+                        self._flush(0)
+                    self._shard_bytes[0] += size
+                    self._entries[kb] = encode_entry(dtype.as_datatype_enum, value.shape, 0,
+                                                     offset, size, crc)
+                    return
         self._entries[kb] = self._write_tensor(kb, value)
 
     def add_slice(self, full_name: str | bytes, full_shape: Sequence[int],
