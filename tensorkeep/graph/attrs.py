@@ -37,10 +37,10 @@ def make(value: Any, attr_type: str) -> AttrValue:
     """An AttrValue of OpDef type ``attr_type`` ("type", "list(int)", ...) holding ``value``."""
     if isinstance(value, AttrValue):
         return value
+    if attr_type == "type":  # the most common attr: one constructor call
+        return AttrValue(type=_dt.as_dtype(value).base_dtype.as_datatype_enum)
     out = AttrValue()
-    if attr_type == "type":
-        out.type = _dt.as_dtype(value).base_dtype.as_datatype_enum
-    elif attr_type == "shape":
+    if attr_type == "shape":
         out.shape.CopyFrom(_shape_proto(value))
     elif attr_type == "int":
         out.i = int(value)

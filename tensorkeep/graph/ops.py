@@ -35,6 +35,7 @@ from tensorkeep.proto import attr_value_pb2, graph_pb2, node_def_pb2, versions_p
 GRAPH_DEF_VERSION = 2474
 GRAPH_DEF_VERSION_MIN_CONSUMER = 0
 
+_UNKNOWN_SHAPE = TensorShape(None)
 _VALID_OP_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 _VALID_SCOPE_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
 
@@ -145,7 +146,7 @@ class Tensor:
         self._op = op
         self._value_index = value_index
         self._dtype = dtype
-        self._shape = TensorShape(None)
+        self._shape = _UNKNOWN_SHAPE  # immutable; shared by every tensor not yet shaped
 
     @property
     def op(self) -> "Operation":
