@@ -16,12 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
 import numpy as np
+from crc32c import crc32c as _crc32c_raw   # the package behind format.crc32c, called directly
 
 from tensorkeep import dtypes as _dt
 from tensorkeep import errors
 from tensorkeep.bundle.naming import data_filename, index_filename
 from tensorkeep.format import tensor_data
-from tensorkeep.format.crc32c import crc32c, mask
+from tensorkeep.format.crc32c import MASK_DELTA, crc32c, mask
 from tensorkeep.format.entry import ENDIAN_BIG, BundleEntry, BundleHeader, _decode_common
 from tensorkeep.format.table import Table
 from tensorkeep.io.files import file_size, map_file, read_bytes, read_into
@@ -202,8 +203,10 @@ class BundleReader:
         if offset + size > len(m):
             return None
         view = m[offset:offset + size]
-        if self.verify_checksums and mask(crc32c(view)) != crc:
-            return None
+        if self.verify_checksums:
+            raw = _crc32c_raw(view)
+            if ((((raw >> 15) | (raw << 17)) & 0xFFFFFFFF) + MASK_DELTA) & 0xFFFFFFFF != crc:
+                return None                                 # mask(raw) != crc
         return np.frombuffer(view, dtype=npdt).reshape(shape)
 
     def _check_entry(self, kb: bytes, e: BundleEntry) -> None:

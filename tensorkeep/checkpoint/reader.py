@@ -228,7 +228,12 @@ class LazyCheckpoint(Mapping):  # type: ignore[type-arg]
             raise errors.NotFoundError(f"Key {name} not found in checkpoint {self.prefix}",
                                        filename=self.prefix, key=name)
         if self._is_v2:
-            return self._reader.get(name)
+            reader = self._reader
+            if name.__class__ is str:
+                arr = reader._get_fast(name.encode("utf-8", "surrogateescape"))
+                if arr is not None:
+                    return arr
+            return reader.get(name)
         value = np.asarray(self._reader.get_tensor(name))
         value.setflags(write=False)
         return value
