@@ -15,6 +15,7 @@ float32, ``int`` -> int32 (int64 when out of range), ``bool`` -> bool,
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,7 @@ def make_tensor_proto(values: Any, dtype: Any = None, shape: Any = None) -> tens
         dims = list(arr.shape)
     else:
         dims = [int(d) for d in (shape if isinstance(shape, (list, tuple)) else list(shape))]
-    size = int(np.prod(dims)) if dims else 1
+    size = math.prod(dims)
     if arr.size > size:
         raise ValueError(f"Too many elements provided. Takes at most {size:d}, but got {arr.size:d}")
     proto = tensor_pb2.TensorProto(dtype=dt.as_datatype_enum, tensor_shape=tensor_shape_pb2.TensorShapeProto(
@@ -157,7 +158,7 @@ def make_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
     """Decode a TensorProto to numpy (object array of bytes for strings)."""
     dt = _dt.from_enum(proto.dtype)
     shape = tuple(int(d.size) for d in proto.tensor_shape.dim)
-    size = int(np.prod(shape)) if shape else 1
+    size = math.prod(shape)
     if dt is _dt.string:
         vals = list(proto.string_val)
         out = np.empty(size, dtype=object)
