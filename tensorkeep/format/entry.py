@@ -332,13 +332,25 @@ def _decode_common(b: bytes) -> tuple[int, tuple[int, ...], int, int, int, int] 
         if not 0 < shard_id < (1 << 31):
             return None
     if p < n and b[p] == 0x20:
-        offset, p = _uvarint(b, p + 1, n)
-        if offset <= 0:
-            return None
+        # _uvarint inlined for offsets below 2**28 (a truncated or overlong varint, or
+        # a zero, is no canonical entry: None, as _decode_canonical returns)
+        if p + 4 < n and b[p + 1] >= 0x80 and b[p + 2] >= 0x80 and b[p + 3] >= 0x80 \
+                and 0 < b[p + 4] < 0x80:
+            offset = ((b[p + 1] & 0x7F) | ((b[p + 2] & 0x7F) << 7) | ((b[p + 3] & 0x7F) << 14)
+                      | (b[p + 4] << 21))
+            p += 5
+        else:
+            offset, p = _uvarint(b, p + 1, n)
+            if offset <= 0:
+                return None
     if p < n and b[p] == 0x28:
-        size, p = _uvarint(b, p + 1, n)
-        if size <= 0:
-            return None
+        if p + 2 < n and b[p + 1] >= 0x80 and 0 < b[p + 2] < 0x80:
+            size = (b[p + 1] & 0x7F) | (b[p + 2] << 7)
+            p += 3
+        else:
+            size, p = _uvarint(b, p + 1, n)
+            if size <= 0:
+                return None
     if p + 5 == n and b[p] == 0x35:
         crc = _FIXED32.unpack_from(b, p + 1)[0]
         p = n
