@@ -637,10 +637,12 @@ class Graph:
         if name in self._by_name:
             raise ValueError(f"Duplicate node name in graph: '{name}'")
         control_inputs: list[Operation] = []
-        if self._control_stack:
-            # Distinct input ops, in order; identity-keyed, so linear in the input count.
-            input_ops = list(dict.fromkeys(t._op for t in inputs))
-            control_inputs = list(dict.fromkeys(self._control_dependencies_for_inputs(input_ops)))
+        for controller in self._control_stack:
+            if controller.control_inputs:  # else no scope adds any (init_scope opens an empty one)
+                # Distinct input ops, in order; identity-keyed, so linear in the input count.
+                input_ops = list(dict.fromkeys(t._op for t in inputs))
+                control_inputs = list(dict.fromkeys(self._control_dependencies_for_inputs(input_ops)))
+                break
         op = Operation(self, name, op_type, inputs, output_dtypes, attrs or {}, control_inputs,
                        op_def=op_def)
         self._add_op(op)
@@ -657,8 +659,8 @@ class Graph:
                 groups.extend(coloc.colocation_groups())
                 if coloc.device:
                     op._device = coloc.device
-            op._attrs["_class"] = attr_value_pb2.AttrValue(
-                list=attr_value_pb2.AttrValue.ListValue(s=sorted(set(groups))))
+            cls = op._attrs["_class"] = attr_value_pb2.AttrValue()
+            cls.list.s.extend(sorted(set(groups)))
         for controller in self._control_stack:
             controller._seen_nodes.add(id(op))
         if infer_shapes:
