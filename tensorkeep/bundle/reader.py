@@ -80,6 +80,9 @@ class BundleReader:
                 f"bad bundle header (num_shards={self.header.num_shards}, "
                 f"endianness={self.header.endianness})", filename=self.index_path, key=b"")
         self._entries: dict[bytes, BundleEntry] = {}
+        # for _get_fast: the index bytes (little-endian bundles only), the data file count
+        self._fast_index = self._table._bytes if self.header.endianness != ENDIAN_BIG else None
+        self._num_files = max(self.header.num_shards, 1)
         self._maps: dict[int, tuple[str, memoryview]] = {}   # shard -> (path, mapped file)
         self._lock = threading.Lock()
         self._slice_keys: set[bytes] | None = None
@@ -176,11 +179,12 @@ class BundleReader:
         ``entry()`` decodes and checks as usual.
         """
         pos = self._raw.get(kb)
-        data = self._table._bytes
-        if pos.__class__ is not int or data is None or self.header.endianness:
+        data = self._fast_index
+        if pos.__class__ is not int or data is None:
             return None
-        shared, unshared, vlen = data[pos:pos + 3]      # scan() checked the entry fits
-        if (shared | unshared | vlen) >= 0x80:
+        unshared = data[pos + 1]                        # scan() checked the entry fits
+        vlen = data[pos + 2]
+        if (data[pos] | unshared | vlen) >= 0x80:
             return None
         start = pos + 3 + unshared
         fast = _decode_common(data[start:start + vlen])
@@ -194,7 +198,7 @@ class BundleReader:
         n = 1
         for d in shape:
             n *= d
-        if n * itemsize != size or not 0 <= shard_id < max(self.header.num_shards, 1):
+        if n * itemsize != size or not 0 <= shard_id < self._num_files:
             return None
         found = self._maps.get(shard_id)
         if found is None:
