@@ -19,12 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from crc32c import crc32c as _crc32c_raw   # the package behind format.crc32c, called directly
 
 from tensorkeep import dtypes as _dt
 from tensorkeep.bundle.naming import data_filename, index_filename
 from tensorkeep.errors import InvalidArgumentError, NotFoundError
 from tensorkeep.format import tensor_data
-from tensorkeep.format.crc32c import crc32c, mask
+from tensorkeep.format.crc32c import MASK_DELTA, crc32c, mask
 from tensorkeep.format.entry import BundleEntry, BundleHeader, encode_entry
 from tensorkeep.format.tensor_slice import TensorSlice
 from tensorkeep.io.files import (AtomicWriter, remove_if_unlocked, remove_stale_temps,
@@ -104,7 +105,7 @@ class BundleWriter:
 
     def add(self, key: str | bytes, value: Any) -> None:
         """Append one whole tensor under ``key``."""
-        kb = _key_bytes(key)
+        kb = key.encode("utf-8", "surrogateescape") if key.__class__ is str else _key_bytes(key)
         if not kb:
             raise InvalidArgumentError("the empty key is reserved for the bundle header")
         if kb in self._entries or kb in self._partitioned:
@@ -123,7 +124,8 @@ class BundleWriter:
                     staged = self._staged[0]
                     offset = self._writers[0].bytes_written + len(staged)
                     staged += buf
-                    crc = mask(crc32c(buf))
+                    raw = _crc32c_raw(buf)
+                    crc = ((((raw >> 15) | (raw << 17)) & 0xFFFFFFFF) + MASK_DELTA) & 0xFFFFFFFF
                     if len(staged) >= _STAGE_BYTES:
                         self._flush(0)
                     self._shard_bytes[0] += size

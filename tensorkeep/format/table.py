@@ -174,7 +174,13 @@ class TableBuilder:
             # -- BlockBuilder.add, inlined
             buf = block._buf
             if block._counter < interval:
-                shared = common_prefix_length(block._last_key, key)
+                prev = block._last_key                  # common_prefix_length, inlined
+                n = len(prev) if len(prev) < len(key) else len(key)
+                if prev[:n] == key[:n]:
+                    shared = n
+                else:
+                    diff = int.from_bytes(prev[:n], "big") ^ int.from_bytes(key[:n], "big")
+                    shared = n - (diff.bit_length() + 7) // 8
             else:
                 block._restarts.append(len(buf))
                 block._counter = 0
