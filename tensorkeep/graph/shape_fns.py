@@ -124,7 +124,7 @@ def set_shapes(op: Any) -> None:
 
 
 def _in(op: Any, i: int) -> TensorShape:
-    return op.inputs[i].shape
+    return op._inputs[i]._shape  # not op.inputs: that property copies the input list
 
 
 @_register("Const")
