@@ -178,11 +178,12 @@ def load_variable(ckpt_dir_or_file: str | os.PathLike[str], name: str) -> Any:
 
 
 def _keys_str(raw: list[bytes]) -> list[str]:
-    """``[key_str(k) for k in raw]``: ASCII keys (the usual case) decoded in one call."""
-    if raw:
-        joined = b"\n".join(raw)
-        if joined.isascii() and joined.count(b"\n") == len(raw) - 1:
-            return joined.decode("ascii").split("\n")
+    """``[key_str(k) for k in raw]``; ASCII keys (the usual case) decoded by C-level map."""
+    try:
+        if all(map(bytes.isascii, raw)):
+            return list(map(bytes.decode, raw))     # ASCII: strict UTF-8 == surrogateescape
+    except TypeError:                               # a key that is not exactly bytes
+        pass
     return [key_str(k) for k in raw]
 
 
