@@ -211,6 +211,8 @@ class BundleReader:
             raw = _crc32c_raw(view)
             if ((((raw >> 15) | (raw << 17)) & 0xFFFFFFFF) + MASK_DELTA) & 0xFFFFFFFF != crc:
                 return None                                 # mask(raw) != crc
+        if len(shape) == 1:                     # frombuffer's shape already: (n,)
+            return np.frombuffer(view, dtype=npdt)
         return np.frombuffer(view, dtype=npdt).reshape(shape)
 
     def _check_entry(self, kb: bytes, e: BundleEntry) -> None:
