@@ -187,3 +187,29 @@ def test_table_add_many_refuses_unsorted_keys() -> None:
     tb = TableBuilder(lambda b: None)
     with pytest.raises(ValueError, match="increasing"):
         tb.add_many([(b"b", b""), (b"a", b"")])
+
+
+@pytest.mark.parametrize("field,value", [("offset", -8), ("offset", 1 << 40), ("size", -4),
+                                         ("shard_id", -1), ("shard_id", 5), ("crc32c", 1)])
+def test_fast_read_falls_back_to_the_checked_path_on_bad_fields(tmp_path, field, value):
+    """A hostile entry the fused reader cannot vouch for gets the general path's error."""
+    import dataclasses
+
+    arr = np.arange(4, dtype=np.float32)
+    prefix = write_bundle(str(tmp_path / "ok"), {"x": arr})
+    good = BundleReader(prefix).entry("x")
+    bad = dataclasses.replace(good, **{field: value})
+    evil = str(tmp_path / "evil")
+    chunks: list[bytes] = []
+    t = TableBuilder(chunks.append)
+    t.add(b"", E.BundleHeader().encode())
+    t.add(b"x", bad.encode())
+    t.finish()
+    open(evil + ".index", "wb").write(b"".join(chunks))
+    open(evil + ".data-00000-of-00001", "wb").write(arr.tobytes())
+    with pytest.raises(errors.DataLossError):
+        BundleReader(evil).get("x")
+    import tensorkeep
+
+    with pytest.raises(errors.DataLossError):
+        tensorkeep.load(evil)["x"]
