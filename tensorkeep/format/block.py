@@ -81,16 +81,23 @@ class BlockBuilder:
         """Append one entry (prefix-compressed unless it starts a restart point)."""
         if self._finished:
             raise RuntimeError("BlockBuilder.add after finish; call reset() first")
-        key = bytes(key)
+        self.append(bytes(key), value)
+
+    def append(self, key: bytes, value: Buffer) -> int:
+        """``add`` for a ``bytes`` key on the hot path; returns ``size_estimate()``.
+
+        The one encoder of a block entry: three varint header fields (single bytes
+        when all are < 128), the key's unshared suffix, the value.
+        """
+        buf = self._buf
         if self._counter < self.restart_interval:
             shared = common_prefix_length(self._last_key, key)
         else:
-            self._restarts.append(len(self._buf))
+            self._restarts.append(len(buf))
             self._counter = 0
             shared = 0
         unshared = len(key) - shared
         vlen = len(value)
-        buf = self._buf
         if unshared < 0x80 and vlen < 0x80 and shared < 0x80:
             buf += bytes((shared, unshared, vlen))
         else:
@@ -101,6 +108,7 @@ class BlockBuilder:
         buf += value
         self._last_key = key
         self._counter += 1
+        return len(buf) + 4 * len(self._restarts) + 4
 
     def size_estimate(self) -> int:
         """Size of ``finish()``'s output if called now (entries + restarts + count)."""

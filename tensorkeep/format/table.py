@@ -117,47 +117,23 @@ class TableBuilder:
     def add(self, key: bytes | bytearray | memoryview,
             value: bytes | bytearray | memoryview) -> None:
         """Append an entry; keys must be strictly increasing (unsigned bytewise)."""
-        if self._closed:
-            raise RuntimeError("TableBuilder.add after finish")
-        key = bytes(key)
-        if not isinstance(value, (bytes, bytearray)):
-            value = bytes(value)
-        if self._num_entries > 0:
-            if key <= self._last_key:
-                raise ValueError(f"keys must be added in strictly increasing order: {key!r} "
-                                 f"after {self._last_key!r}")
-            if len(key) + len(value) >= OVERLY_LARGE_BLOCK_RATIO * self.block_size:
-                self._flush()
-        if self._pending_handle is not None:
-            separator = find_shortest_separator(self._last_key, key)
-            self._index_block.add(separator, self._pending_handle.encode())
-            self._pending_handle = None
-        self._last_key = key
-        self._num_entries += 1
-        self._data_block.add(key, value)
-        if self._data_block.size_estimate() >= self.block_size:
-            self._flush()
+        self.add_many(((bytes(key), value if value.__class__ is bytes else bytes(value)),))
 
     def add_many(self, items: Iterable[tuple[bytes, bytes]]) -> None:
         """``add(key, value)`` for each pair: the same bytes, for a fraction of the cost.
 
-        The bundle writer adds one entry per tensor; at 10,000 tensors the general
-        path (argument conversions, then BlockBuilder.add) dominated the index.
-        This loop inlines both for ``bytes`` keys and values, working on the data
-        block builder's buffer directly (block.py's layout: three varint header
-        fields, key suffix, value; a restart every ``restart_interval`` entries).
+        The one add path (``add`` is a batch of one). The bundle writer adds one
+        entry per tensor, so per-entry work is kept to the order check, the lazy
+        index entry and ``BlockBuilder.append`` (the one entry encoder).
         """
         if self._closed:
             raise RuntimeError("TableBuilder.add after finish")
         block = self._data_block
-        interval = block.restart_interval
         large = OVERLY_LARGE_BLOCK_RATIO * self.block_size
         block_size = self.block_size
         for key, value in items:
             if key.__class__ is not bytes or value.__class__ is not bytes:
-                self.add(key, value)
-                block = self._data_block
-                continue
+                key, value = bytes(key), bytes(value)
             last = self._last_key
             if self._num_entries > 0:
                 if key <= last:
@@ -171,33 +147,7 @@ class TableBuilder:
                 self._pending_handle = None
             self._last_key = key
             self._num_entries += 1
-            # -- BlockBuilder.add, inlined
-            buf = block._buf
-            if block._counter < interval:
-                prev = block._last_key                  # common_prefix_length, inlined
-                n = len(prev) if len(prev) < len(key) else len(key)
-                if prev[:n] == key[:n]:
-                    shared = n
-                else:
-                    diff = int.from_bytes(prev[:n], "big") ^ int.from_bytes(key[:n], "big")
-                    shared = n - (diff.bit_length() + 7) // 8
-            else:
-                block._restarts.append(len(buf))
-                block._counter = 0
-                shared = 0
-            unshared = len(key) - shared
-            vlen = len(value)
-            if unshared < 0x80 and vlen < 0x80 and shared < 0x80:
-                buf += bytes((shared, unshared, vlen))
-            else:
-                buf += encode_varint(shared)
-                buf += encode_varint(unshared)
-                buf += encode_varint(vlen)
-            buf += key[shared:]
-            buf += value
-            block._last_key = key
-            block._counter += 1
-            if len(buf) + 4 * len(block._restarts) + 4 >= block_size:   # size_estimate()
+            if block.append(key, value) >= block_size:
                 self._flush()
 
     def _flush(self) -> None:
