@@ -30,6 +30,18 @@ if sys.path[:1] != [str(REPO)]:
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+# Property tests: reproducible in CI (a fixed example sequence, no deadline on a busy
+# 2-core machine); locally they explore new random examples on every run.
+try:
+    from hypothesis import settings as _hyp_settings
+
+    _hyp_settings.register_profile("ci", derandomize=True, deadline=None)
+    _hyp_settings.register_profile("dev", deadline=None)
+    _hyp_settings.load_profile("ci" if IN_CI else "dev")
+except ImportError:  # hypothesis is a test dependency; tolerate its absence locally
+    pass
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     outcome = yield
