@@ -67,7 +67,8 @@ import numpy as np
 from tensorkeep import dtypes as _dt
 from tensorkeep.errors import (DataLossError, InvalidArgumentError, UnimplementedError,
                                data_loss)
-from tensorkeep.format.coding import decode_varint64, encode_varint
+from tensorkeep.format.coding import decode_varint64, encode_varint, to_signed64
+from tensorkeep.format.entry import decode_shape, encode_shape
 from tensorkeep.format.ordered_code import (decode_num_increasing, decode_signed_num_increasing,
                                             decode_string, encode_num_increasing,
                                             encode_signed_num_increasing, encode_string)
@@ -154,36 +155,8 @@ def _expect(wire: int, want: int, what: str, number: int, offset: int) -> None:
                         offset=offset)
 
 
-def _signed64(v: int) -> int:
-    return v - (1 << 64) if v >= 1 << 63 else v
-
 
 # ------------------------------------------------------------------ shapes and versions
-
-def _encode_shape(shape: Sequence[int]) -> bytes:
-    out = bytearray()
-    for d in shape:
-        out += _len_field(2, _varint_field(1, int(d)) if d else b"")
-    return bytes(out)
-
-
-def _decode_shape(buf: bytes, start: int, end: int) -> tuple[int, ...]:
-    dims = []
-    for number, wire, value, off in _fields(buf, start, end, "TensorShapeProto"):
-        if number == 2:
-            _expect(wire, 2, "TensorShapeProto", number, off)
-            size = 0
-            for n2, w2, v2, o2 in _fields(buf, value[0], value[1], "TensorShapeProto.Dim"):
-                if n2 == 1:
-                    _expect(w2, 0, "TensorShapeProto.Dim", n2, o2)
-                    size = _signed64(v2)
-            if size < 0:
-                raise data_loss(f"bad TensorShapeProto: dimension {len(dims)} is {size}", offset=off)
-            dims.append(size)
-        elif number == 3 and wire == 0 and value:
-            raise data_loss("bad SavedSliceMeta: shape of unknown rank", offset=off)
-    return tuple(dims)
-
 
 def _slice_bytes(tslice: TensorSlice) -> bytes:
     return tslice.encode()
@@ -225,7 +198,7 @@ def encode_meta(meta: V1Meta) -> bytes:
     body = bytearray()
     for t in meta.tensors:
         m = _len_field(1, t.name.encode("utf-8", "surrogateescape"))
-        m += _len_field(2, _encode_shape(t.shape))
+        m += _len_field(2, encode_shape(t.shape))
         if t.dtype:
             m += _varint_field(3, t.dtype)
         for s in t.slices:
@@ -264,9 +237,9 @@ def decode_meta(buf: Buffer) -> V1Meta:
             _expect(wire, 2, "SavedTensorSliceMeta", number, off)
             for n2, w2, v2, o2 in _fields(data, value[0], value[1], "VersionDef"):
                 if w2 == 0 and n2 == 1:
-                    producer = _signed64(v2)
+                    producer = to_signed64(v2)
                 elif w2 == 0 and n2 == 2:
-                    min_consumer = _signed64(v2)
+                    min_consumer = to_signed64(v2)
                 elif n2 == 3:
                     bad += _packed_or_single_varints(data, w2, v2)
     return V1Meta(tuple(tensors), producer, min_consumer, tuple(bad))
@@ -274,12 +247,12 @@ def decode_meta(buf: Buffer) -> V1Meta:
 
 def _packed_or_single_varints(data: bytes, wire: int, value) -> list[int]:  # type: ignore[no-untyped-def]
     if wire == 0:
-        return [_signed64(value)]
+        return [to_signed64(value)]
     out = []
     p, end = value
     while p < end:
         v, p = decode_varint64(data, p, end, "packed varint")
-        out.append(_signed64(v))
+        out.append(to_signed64(v))
     return out
 
 
@@ -291,7 +264,7 @@ def _decode_slice_meta(data: bytes, start: int, end: int) -> SliceMeta:
             name = data[value[0]:value[1]]
         elif number == 2:
             _expect(wire, 2, "SavedSliceMeta", number, off)
-            shape = _decode_shape(data, value[0], value[1])
+            shape = decode_shape(data[value[0]:value[1]], base=value[0])
         elif number == 3:
             _expect(wire, 0, "SavedSliceMeta", number, off)
             dtype = value
