@@ -111,26 +111,12 @@ class BundleEntry:
     slices: tuple[tuple[Extent, ...], ...] = field(default=())
 
     def encode(self) -> bytes:
-        if not self.slices:
-            return encode_entry(self.dtype, self.shape, self.shard_id, self.offset, self.size,
-                                self.crc32c)
-        out = bytearray()
-        if self.dtype:
-            out += b"\x08" + encode_varint(self.dtype)
-        shape = encode_shape(self.shape)
-        out += b"\x12" + encode_varint(len(shape)) + shape
-        if self.shard_id:
-            out += b"\x18" + encode_signed_varint64(self.shard_id)
-        if self.offset:
-            out += b"\x20" + encode_signed_varint64(self.offset)
-        if self.size:
-            out += b"\x28" + encode_signed_varint64(self.size)
-        if self.crc32c:
-            out += b"\x35" + _FIXED32.pack(self.crc32c)
-        for extents in self.slices:
+        out = encode_entry(self.dtype, tuple(self.shape), self.shard_id, self.offset, self.size,
+                           self.crc32c)
+        for extents in self.slices:        # field 7, after every other field
             s = encode_slice(extents)
             out += b"\x3a" + encode_varint(len(s)) + s
-        return bytes(out)
+        return out
 
     @classmethod
     def decode(cls, buf: Buffer, *, key: bytes | None = None) -> "BundleEntry":
@@ -361,14 +347,7 @@ def _decode_common(b: bytes) -> tuple[int, tuple[int, ...], int, int, int, int] 
 
 def encode_shape(shape: tuple[int, ...] | list[int]) -> bytes:
     """TensorShapeProto bytes for a fully defined shape (dims may be -1 = unknown)."""
-    out = bytearray()
-    for d in shape:
-        if d:
-            dim = b"\x08" + encode_signed_varint64(int(d))
-            out += b"\x12" + encode_varint(len(dim)) + dim
-        else:
-            out += b"\x12\x00"
-    return bytes(out)
+    return _shape_bytes(tuple(int(d) for d in shape))
 
 
 def decode_shape(buf: Buffer, *, key: bytes | None = None, base: int = 0,
