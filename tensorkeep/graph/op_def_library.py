@@ -15,13 +15,13 @@ What TensorFlow's generated wrappers do, for any op in :mod:`op_defs`:
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from tensorkeep import dtypes as _dt
 from tensorkeep.graph import attrs as _attrs
 from tensorkeep.graph import op_defs
 from tensorkeep.graph import ops as _ops
+from tensorkeep.graph.tensor_shape import TensorShape
 from tensorkeep.proto import attr_value_pb2
 
 
@@ -29,7 +29,7 @@ class _OpInfo:
     """What ``apply_op`` reads from an OpDef, read once per OpDef rather than once per node
     (every field access on a protobuf message builds a new Python object)."""
 
-    __slots__ = ("op_def", "input_names", "inputs", "attrs", "outputs", "has_full_type")
+    __slots__ = ("op_def", "input_names", "inputs", "attrs", "outputs", "has_full_type", "plans")
 
     def __init__(self, op_def: Any) -> None:
         self.op_def = op_def
@@ -51,6 +51,8 @@ class _OpInfo:
                               None if arg.type_list_attr or arg.type_attr else _dt.from_enum(arg.type),
                               arg.number_attr, arg.is_ref) for arg in op_def.output_arg)
         self.has_full_type = any(a.HasField("experimental_full_type") for a in op_def.output_arg)
+        # node signature (see _signature) -> (attrs, output dtypes, ref-input positions)
+        self.plans: dict[tuple[Any, ...], tuple[dict[str, Any], list[Any], tuple[int, ...]]] = {}
 
 
 # id(OpDef) -> info; the info holds its OpDef, so an id is never reused while cached.
@@ -96,21 +98,6 @@ def _input_names(op_def: Any) -> list[str]:
     return list(_info(op_def).input_names)
 
 
-def _colocate_with_all(graph: _ops.Graph, tensors: list[_ops.Tensor]):  # type: ignore[no-untyped-def]
-    if not tensors:
-        return contextlib.nullcontext()
-    if len(tensors) == 1:
-        return graph.colocate_with(tensors[0].op)
-    return _colocate_with_each(graph, tensors)
-
-
-@contextlib.contextmanager
-def _colocate_with_each(graph: _ops.Graph, tensors: list[_ops.Tensor]):  # type: ignore[no-untyped-def]
-    with graph.colocate_with(tensors[0].op):
-        with _colocate_with_all(graph, tensors[1:]):
-            yield
-
-
 def apply_op(op_type: str, name: str | None = None, **keywords: Any) -> _ops.Operation:
     """Create a node of ``op_type``; keywords are the OpDef's input and attr names."""
     op_def = op_defs.get(op_type)
@@ -135,12 +122,64 @@ def _apply_in_scope(graph: _ops.Graph, info: _OpInfo, op_type: str, name: str | 
         graph._name_stack = old_scope
 
 
+# Keyword values whose type and value alone decide the attr they make.
+_PLAIN = frozenset({bool, int, float, str, bytes, type(None), _dt.DType})
+_MAX_PLANS = 512
+
+
+def _signature(info: _OpInfo, keywords: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A key that fixes the attrs, output dtypes and checks of the node ``keywords``
+    build; None when an input is not a Tensor yet (converting it may create nodes) or
+    an attr value is not plain data."""
+    key: list[Any] = []
+    input_names = info.input_names
+    for name in input_names:
+        value = keywords.get(name)
+        if type(value) is not _ops.Tensor:
+            return None
+        key.append(value._dtype)
+    for name, value in keywords.items():
+        kind = type(value)
+        if kind in _PLAIN:
+            key.append((name, kind, value))
+        elif kind is TensorShape:
+            key.append((name, kind, value._dims))
+        elif name not in input_names:
+            return None
+    return tuple(key)
+
+
 def _apply(graph: _ops.Graph, info: _OpInfo, op_type: str, scope: str,
            keywords: dict[str, Any]) -> _ops.Operation:
-    op_def = info.op_def
+    """Build the node. Nodes of one signature share their attrs, output dtypes and checks,
+    so those are worked out once per signature (the dtypes and attr values that decide
+    them are the signature)."""
+    signature = _signature(info, keywords)
+    plan = info.plans.get(signature) if signature is not None else None
+    if plan is not None:
+        attr_protos, output_dtypes, ref_positions = plan
+        inputs = [keywords[name] for name in info.input_names]
+    else:
+        inputs, ref_positions, attr_protos, output_dtypes = _build(info, op_type, keywords)
+        if signature is not None:
+            if len(info.plans) >= _MAX_PLANS:
+                info.plans.clear()
+            info.plans[signature] = (attr_protos, output_dtypes, ref_positions)
+    op = graph._create_op_internal(op_type, inputs, list(output_dtypes), name=scope,
+                                   attrs=attr_protos, op_def=info.op_def,
+                                   colocate_with=[inputs[i]._op for i in ref_positions])
+    if info.has_full_type:
+        _set_full_type(op, info.op_def, attr_protos)
+    return op
+
+
+def _build(info: _OpInfo, op_type: str, keywords: dict[str, Any]
+           ) -> tuple[list[_ops.Tensor], tuple[int, ...], dict[str, Any], list[Any]]:
+    """Convert the inputs (creating Const nodes for Python values), infer and check the
+    attrs: the node's inputs, ref-input positions, attrs and output dtypes."""
     inferred: dict[str, Any] = {}
     inputs: list[_ops.Tensor] = []
-    ref_inputs: list[_ops.Tensor] = []
+    ref_positions: list[int] = []
     for arg, arg_name, is_list, number_attr, type_attr, fixed, is_ref, default in info.inputs:
         if arg_name not in keywords:
             raise TypeError(f"{op_type} missing required input argument '{arg_name}'")
@@ -167,7 +206,7 @@ def _apply(graph: _ops.Graph, info: _OpInfo, op_type: str, scope: str,
                             f"{tensor.dtype.base_dtype.name} that does not match expected type "
                             f"of {_dt.as_dtype(dtype).base_dtype.name}.")
         if is_ref:
-            ref_inputs.append(tensor)
+            ref_positions.append(len(inputs))
         inputs.append(tensor)
     attr_protos: dict[str, attr_value_pb2.AttrValue] = {}
     for attr_name, attr_type, attr_default in info.attrs:
@@ -187,12 +226,7 @@ def _apply(graph: _ops.Graph, info: _OpInfo, op_type: str, scope: str,
         attr_protos[attr_name] = _attrs.make(value, attr_type)
     if keywords:
         raise TypeError(f"{op_type} got unexpected keyword arguments: {', '.join(sorted(keywords))}")
-    with _colocate_with_all(graph, ref_inputs):
-        op = graph._create_op_internal(op_type, inputs, _output_dtypes(info, attr_protos),
-                                       name=scope, attrs=attr_protos, op_def=op_def)
-    if info.has_full_type:
-        _set_full_type(op, op_def, attr_protos)
-    return op
+    return inputs, tuple(ref_positions), attr_protos, _output_dtypes(info, attr_protos)
 
 
 # dtype name -> FullTypeId (full_type.proto)

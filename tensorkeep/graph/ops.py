@@ -618,7 +618,10 @@ class Graph:
     def _create_op_internal(self, op_type: str, inputs: list[Tensor],
                             output_dtypes: list[_dt.DType | None], name: str | None = None,
                             attrs: dict[str, attr_value_pb2.AttrValue] | None = None,
-                            op_def: Any = None, infer_shapes: bool = True) -> Operation:
+                            op_def: Any = None, infer_shapes: bool = True,
+                            colocate_with: list[Operation] | None = None) -> Operation:
+        """Create and register a node; ``colocate_with`` acts as ``with colocate_with(op)``
+        around the creation for each op given (without entering the context managers)."""
         if self._finalized:
             self._check_not_finalized()
         for t in inputs:
@@ -651,11 +654,14 @@ class Graph:
             for key, value in self._attr_scope_map.items():
                 if value is not None and key not in op._attrs:
                     op._attrs[key] = value
-        if self._device_stack:
+        colocation = self._colocation_stack
+        if colocate_with:
+            colocation = colocation + colocate_with
+        elif self._device_stack:  # colocation clears the device stack (colocate_with below)
             self._apply_device_functions(op)
-        if self._colocation_stack:
+        if colocation:
             groups: list[bytes] = []
-            for coloc in self._colocation_stack:
+            for coloc in colocation:
                 groups.extend(coloc.colocation_groups())
                 if coloc.device:
                     op._device = coloc.device

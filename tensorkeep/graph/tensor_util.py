@@ -16,6 +16,7 @@ float32, ``int`` -> int32 (int64 when out of range), ``bool`` -> bool,
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -120,6 +121,16 @@ def to_numpy(value: Any, dtype: _dt.DType | None = None) -> np.ndarray:
 def make_tensor_proto(values: Any, dtype: Any = None, shape: Any = None) -> tensor_pb2.TensorProto:
     """A TensorProto encoding ``values`` exactly as TensorFlow's Python does."""
     dt = None if dtype is None else _dt.as_dtype(dtype).base_dtype
+    if type(values) is np.ndarray and shape is None and values.size > 1 and \
+            values.dtype.fields is None and (values.dtype.byteorder == "<" or (
+                values.dtype.isnative and sys.byteorder == "little")):
+        # An array already of the wanted memcpy-able dtype: its own bytes, no conversion.
+        own = _dt.as_dtype(values.dtype)
+        if (dt is None or dt is own) and own in _CONTENT_TYPES:
+            return tensor_pb2.TensorProto(
+                dtype=own.as_datatype_enum, tensor_content=values.tobytes(),
+                tensor_shape=tensor_shape_pb2.TensorShapeProto(
+                    dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in values.shape]))
     arr = to_numpy(values, dt)
     dt = _dt.as_dtype(arr.dtype) if dt is None else dt
     if shape is None:
