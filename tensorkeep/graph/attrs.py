@@ -33,6 +33,18 @@ def _tensor_proto(v: Any) -> tensor_pb2.TensorProto:
     return tensor_util.make_tensor_proto(v)
 
 
+_TYPE_ATTRS: dict[_dt.DType, AttrValue] = {}
+
+
+def make_type(dtype: _dt.DType) -> AttrValue:
+    """The ``type`` AttrValue of ``dtype``'s base dtype, one shared message per dtype
+    (operations replace attrs, never change them in place)."""
+    attr = _TYPE_ATTRS.get(dtype)
+    if attr is None:
+        attr = _TYPE_ATTRS[dtype] = AttrValue(type=dtype.base_dtype.as_datatype_enum)
+    return attr
+
+
 def make(value: Any, attr_type: str) -> AttrValue:
     """An AttrValue of OpDef type ``attr_type`` ("type", "list(int)", ...) holding ``value``."""
     if isinstance(value, AttrValue):

@@ -25,7 +25,7 @@ def constant(value: Any, dtype: Any = None, shape: Any = None, name: str = "Cons
         raise TypeError(f"Expected Tensor's shape: {as_shape(shape)}, got {TensorShape(np.shape(value))}.")
     dt = _dt.from_enum(proto.dtype)
     g = _ops.get_default_graph()
-    attrs = {"value": _attrs.AttrValue(tensor=proto), "dtype": _attrs.make(dt, "type")}
+    attrs = {"value": _attrs.AttrValue(tensor=proto), "dtype": _attrs.make_type(dt)}
     op = g._create_op_internal("Const", [], [dt], name=name, attrs=attrs, op_def=op_defs.get("Const"))
     return op.outputs[0]
 

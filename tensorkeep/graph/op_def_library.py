@@ -104,12 +104,23 @@ def apply_op(op_type: str, name: str | None = None, **keywords: Any) -> _ops.Ope
     if op_def is None:
         raise NotImplementedError(f"Op type not registered '{op_type}'")
     info = _info(op_def)
-    graph = _ops.get_graph_from_inputs(
-        [v for key in info.input_names for v in _flat(keywords.get(key))])
+    graph = _graph_of(info, keywords)
     if graph is _ops.get_default_graph():
         return _apply_in_scope(graph, info, op_type, name, keywords)
     with graph.as_default():
         return _apply_in_scope(graph, info, op_type, name, keywords)
+
+
+def _graph_of(info: _OpInfo, keywords: dict[str, Any]) -> _ops.Graph:
+    """The graph of the first input that has one, else the default graph."""
+    for key in info.input_names:
+        value = keywords.get(key)
+        if type(value) is _ops.Tensor:
+            return value._op._graph
+        if value is not None:
+            return _ops.get_graph_from_inputs(
+                [v for key in info.input_names for v in _flat(keywords.get(key))])
+    return _ops.get_default_graph()
 
 
 def _apply_in_scope(graph: _ops.Graph, info: _OpInfo, op_type: str, name: str | None,

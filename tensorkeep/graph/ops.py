@@ -260,11 +260,13 @@ class Operation:
     def __init__(self, graph: "Graph", name: str, op_type: str, inputs: list[Tensor],
                  output_dtypes: list[_dt.DType | None], attrs: dict[str, attr_value_pb2.AttrValue],
                  control_inputs: list["Operation"], device: str = "", op_def: Any = None) -> None:
+        """The operation keeps ``inputs`` and ``control_inputs`` (callers pass new lists)
+        and a copy of ``attrs``."""
         self._graph = graph
         self._name = name
         self._type = op_type
-        self._inputs = list(inputs)
-        self._control_inputs = list(control_inputs)
+        self._inputs = inputs
+        self._control_inputs = control_inputs
         self._attrs = dict(attrs)
         self._device = device
         self._op_def = op_def
@@ -415,6 +417,7 @@ class Graph:
         self._graph_def_versions = versions_pb2.VersionDef(producer=GRAPH_DEF_VERSION)
         self._lock = threading.RLock()
         self._building_function = False
+        self._last_class_attr: tuple[tuple[bytes, ...], attr_value_pb2.AttrValue] | None = None
 
     # --- default graph ------------------------------------------------------
     @contextlib.contextmanager
@@ -665,13 +668,24 @@ class Graph:
                 groups.extend(coloc.colocation_groups())
                 if coloc.device:
                     op._device = coloc.device
-            cls = op._attrs["_class"] = attr_value_pb2.AttrValue()
-            cls.list.s.extend(sorted(set(groups)))
+            op._attrs["_class"] = self._class_attr(groups)
         for controller in self._control_stack:
             controller._seen_nodes.add(id(op))
         if infer_shapes:
             _shape_fns.set_shapes(op)
         return op
+
+    def _class_attr(self, groups: list[bytes]) -> attr_value_pb2.AttrValue:
+        """The ``_class`` attr for these colocation groups; consecutive ops colocated
+        alike (a variable's Assign and read) share one AttrValue (attrs are replaced,
+        never changed in place)."""
+        key = tuple(sorted(set(groups)))
+        last = self._last_class_attr
+        if last is not None and last[0] == key:
+            return last[1]
+        attr = attr_value_pb2.AttrValue(list=attr_value_pb2.AttrValue.ListValue(s=key))
+        self._last_class_attr = (key, attr)
+        return attr
 
     def _add_op(self, op: Operation) -> None:
         self._next_id += 1

@@ -23,8 +23,12 @@ class TensorShape:
         elif dims is None:
             self._dims = None
         elif isinstance(dims, tensor_shape_pb2.TensorShapeProto):
-            self._dims = None if dims.unknown_rank else tuple(
-                None if d.size < 0 else int(d.size) for d in dims.dim)
+            if dims.unknown_rank:
+                self._dims = None
+            else:
+                sizes = tuple([d.size for d in dims.dim])
+                self._dims = sizes if not sizes or min(sizes) >= 0 else tuple(
+                    None if d < 0 else d for d in sizes)
         else:
             try:
                 it = list(dims)
