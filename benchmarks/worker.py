@@ -249,28 +249,38 @@ def _floor(data, d, op, durable):  # type: ignore[no-untyped-def]
     """Raw syscalls over the same buffers: the limits tensorkeep is held to."""
     import crc32c
 
+    from tensorkeep.io.files import PREALLOCATE_BYTES, _fallocate
+
     path = os.path.join(d, "floor.bin")
     arrays = [a for a in data.values() if a.dtype != object]
     views = [memoryview(a.reshape(-1).view(np.uint8)) for a in arrays]
+
+    def write_all(fd: int, v: memoryview, offset: int) -> None:
+        # the best plain way to write a large buffer: allocate its blocks, then write
+        if _fallocate is not None and len(v) >= PREALLOCATE_BYTES:
+            _fallocate(fd, 0, offset, len(v))
+        done = 0
+        while done < len(v):
+            done += os.write(fd, v[done:])
 
     if op == "save":
         def run():  # type: ignore[no-untyped-def]
             # write every buffer; CRC of large ones runs in a thread meanwhile
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             crcs = []
+            offset = 0
             for v in views:
                 if len(v) >= _SMALL:
                     box = []
                     t = threading.Thread(target=lambda v=v: box.append(crc32c.crc32c(v)))
                     t.start()
-                    done = 0
-                    while done < len(v):
-                        done += os.write(fd, v[done:])
+                    write_all(fd, v, offset)
                     t.join()
                     crcs.append(box[0])
                 else:
                     crcs.append(crc32c.crc32c(v))
                     os.write(fd, v)
+                offset += len(v)
             if durable:
                 os.fsync(fd)
             os.close(fd)
@@ -283,10 +293,10 @@ def _floor(data, d, op, durable):  # type: ignore[no-untyped-def]
     if op == "write_only":
         def run():  # type: ignore[no-untyped-def]
             fd = os.open(path + ".w", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            offset = 0
             for v in views:
-                done = 0
-                while done < len(v):
-                    done += os.write(fd, v[done:])
+                write_all(fd, v, offset)
+                offset += len(v)
             os.close(fd)
         return run, {}
     if op in ("restore", "restore_into"):

@@ -197,3 +197,58 @@ def test_every_syscall_of_a_save_failing(tmp_path, record_property):
     record_property("fault_sweep", counts)
     assert counts["injected"] >= 20
     assert counts["failed_cleanly"] >= counts["injected"] // 2
+
+
+# -- preallocation of large writes ---------------------------------------------------
+
+@pytest.mark.skipif(files._fallocate is None, reason="fallocate(2) is Linux-only")
+def test_large_write_allocates_exactly_what_it_writes(tmp_path, monkeypatch):
+    calls = []
+    real = files._fallocate
+
+    def spy(fd: int, mode: int, offset: int, length: int) -> int:
+        calls.append((mode, offset, length))
+        return real(fd, mode, offset, length)
+
+    monkeypatch.setattr(files, "_fallocate", spy)
+    small = np.arange(10, dtype=np.int64)
+    big = np.arange(3 * files.PREALLOCATE_BYTES // 4, dtype=np.float32)  # 3 MiB
+    prefix = str(tmp_path / "ckpt")
+    tensorkeep.save({"a_small": small, "b_big": big}, prefix)
+    # one allocation, for the big tensor, starting where the staged small one ends
+    assert calls == [(0, small.nbytes, big.nbytes)]
+    data = prefix + ".data-00000-of-00001"
+    assert os.path.getsize(data) == small.nbytes + big.nbytes
+    loaded = tensorkeep.load(prefix)
+    np.testing.assert_array_equal(loaded["b_big"], big)
+    np.testing.assert_array_equal(loaded["a_small"], small)
+
+
+def test_filesystem_without_fallocate_writes_plainly(tmp_path, monkeypatch):
+    calls = []
+
+    def unsupported(fd: int, mode: int, offset: int, length: int) -> int:
+        calls.append(length)
+        return errno.EOPNOTSUPP
+
+    monkeypatch.setattr(files, "_fallocate", unsupported)
+    arrays = {f"t{i}": np.full(files.PREALLOCATE_BYTES // 4, i, np.float32) for i in range(3)}
+    prefix = str(tmp_path / "ckpt")
+    tensorkeep.save(arrays, prefix)
+    assert len(calls) == 1              # asked once per file, then not again
+    loaded = tensorkeep.load(prefix)
+    for name, value in arrays.items():
+        np.testing.assert_array_equal(loaded[name], value)
+
+
+def test_no_space_at_allocation_is_resource_exhausted_and_leaves_nothing(tmp_path, monkeypatch):
+    d = str(tmp_path / "d")
+    os.makedirs(d)
+    before = _previous(d)
+    monkeypatch.setattr(files, "_fallocate", lambda fd, mode, offset, length: errno.ENOSPC)
+    mgr = tensorkeep.CheckpointManager(d, max_to_keep=3)
+    with pytest.raises(errors.ResourceExhaustedError) as ei:
+        mgr.save({"big": np.ones(files.PREALLOCATE_BYTES, np.uint8)}, step=2)
+    assert os.path.join(d, "ckpt-2") in str(ei.value)
+    assert "No space left" in str(ei.value) and "allocating" in str(ei.value)
+    _assert_unchanged(d, before)

@@ -19,8 +19,9 @@ import mmap
 import os
 import re
 import secrets
+import sys
 from types import TracebackType
-from typing import Iterable, Union
+from typing import Callable, Iterable, Union
 
 from tensorkeep import errors
 
@@ -30,6 +31,32 @@ except ImportError:  # pragma: no cover - Windows: no locks, so no leftover clea
     _fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger("tensorkeep")
+
+
+def _bind_fallocate() -> Callable[[int, int, int, int], int] | None:
+    """Linux ``fallocate(2)`` (not ``posix_fallocate``, whose fallback on filesystems
+    without it writes every block); None where it is not to be had."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).fallocate
+    except (ImportError, OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fn.restype = ctypes.c_int
+
+    def fallocate(fd: int, mode: int, offset: int, length: int) -> int:
+        return 0 if fn(fd, mode, offset, length) == 0 else ctypes.get_errno()
+    return fallocate
+
+
+_fallocate = _bind_fallocate()
+# Writes at least this large allocate their blocks first: allocating a range in one
+# call, rather than page by page inside write(), makes a large write ~10 % faster
+# on ext4 (measured on 1 GiB, benchmarks/README.md). Smaller writes gain nothing.
+PREALLOCATE_BYTES = 1 << 20
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -152,6 +179,7 @@ class AtomicWriter:
         self.fsync = fsync
         self.tmp_path = temp_name(self.path, marker)
         self.bytes_written = 0
+        self._preallocate = _fallocate is not None
         self._held: int | None = None
         self.committed = False
         self._fd: int | None = self._create_locked(marker)
@@ -187,6 +215,8 @@ class AtomicWriter:
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
         total = len(view)
         done = 0
+        if total >= PREALLOCATE_BYTES and self._preallocate:
+            self._allocate(total)
         try:
             while done < total:
                 done += os.write(self._fd, view[done:] if done else view)
@@ -195,6 +225,18 @@ class AtomicWriter:
             raise translate_os_error(exc, self.path, f"writing its temporary file {self.tmp_path}"
                                      ) from exc
         self.bytes_written += total
+
+    def _allocate(self, length: int) -> None:
+        """Allocate the file's next ``length`` bytes (the file grows to hold them; the
+        write that follows fills them). A full disk fails here, before any copying."""
+        assert self._fd is not None and _fallocate is not None
+        err = _fallocate(self._fd, 0, self.bytes_written, length)
+        if err in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            self.abort()
+            raise translate_os_error(OSError(err, os.strerror(err)), self.path,
+                                     f"allocating space in its temporary file {self.tmp_path}")
+        if err:  # not supported by this filesystem (EOPNOTSUPP, ...): plain writes
+            self._preallocate = False
 
     def writev(self, buffers: Iterable[Buffer]) -> None:
         for b in buffers:
