@@ -318,6 +318,26 @@ def _floor(data, d, op, durable):  # type: ignore[no-untyped-def]
             os.close(fd)
             return out
         return run, {}
+    if op == "restore_mapped":
+        # the like-for-like floor of a lazy load: map the file, checksum every
+        # tensor's bytes, return arrays over the map
+        import mmap
+
+        def run():  # type: ignore[no-untyped-def]
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                view = memoryview(mmap.mmap(fd, 0, access=mmap.ACCESS_READ))
+            finally:
+                os.close(fd)
+            offset = 0
+            out = []
+            for a in arrays:
+                part = view[offset:offset + a.nbytes]
+                crc32c.crc32c(part)
+                out.append(np.frombuffer(part, a.dtype).reshape(a.shape))
+                offset += a.nbytes
+            return out
+        return run, {}
     if op == "memcpy":
         def run():  # type: ignore[no-untyped-def]
             return [a.copy() for a in arrays]
@@ -354,9 +374,16 @@ def _tkf1(data, d, op):  # type: ignore[no-untyped-def]
 def main(argv: list[str]) -> None:
     system, workload, op, d = argv[:4]
     quick = "--quick" in argv
-    data = workloads.make(workload, quick)
-    nbytes = workloads.nbytes(data)
-    warm = min(2 * nbytes + (256 << 20), 12 << 30) if nbytes >= (64 << 20) else 0
+    prints = None
+    if workload.startswith("S") and op in ("restore", "restore_copy", "restore_mapped"):
+        # The size-flatness restores hold no copy of the data (only fingerprints and
+        # untouched templates), so an 8 GiB checkpoint's page cache fits beside them.
+        prints, data, nbytes = workloads.expected(workload, quick)
+    else:
+        data = workloads.make(workload, quick)
+        nbytes = workloads.nbytes(data)
+    # at most 10 GiB: an 8 GiB save holds its data, the warm-up, then its page cache
+    warm = min(2 * nbytes + (256 << 20), 10 << 30) if nbytes >= (64 << 20) else 0
     extra: dict = {}
     check = None
     if system in ("tensorkeep", "tensorkeep_durable"):
@@ -422,7 +449,9 @@ def main(argv: list[str]) -> None:
         extra["total_s"] = seconds + extra["wait_s"]
         extra["peak_rss_with_wait"] = _peak()
     if check:
-        bad = [k for k, v in data.items() if workloads.fingerprint(v) != workloads.fingerprint(result[k])]
+        if prints is None:
+            prints = {k: workloads.fingerprint(v) for k, v in data.items()}
+        bad = [k for k, p in prints.items() if p != workloads.fingerprint(result[k])]
         if bad:
             raise SystemExit(f"wrong values restored for {bad[:3]}")
     print(json.dumps({"system": system, "workload": workload, "op": op, "seconds": seconds,

@@ -89,6 +89,25 @@ def make(workload: str, quick: bool = False) -> dict[str, np.ndarray]:
     return out
 
 
+def expected(workload: str, quick: bool = False) -> tuple[dict[str, tuple], dict[str, np.ndarray], int]:
+    """What a restore of ``workload`` must give, without holding the workload: the
+    fingerprint of every tensor (generated one at a time), an empty array of each
+    tensor's shape and dtype (a template; no memory is touched), and the byte count."""
+    prints: dict[str, tuple] = {}
+    templates: dict[str, np.ndarray] = {}
+    total = 0
+    for i, (name, kind, shape) in enumerate(spec(workload, quick)):
+        if kind == "string":
+            value = _strings(i, shape[0])
+        else:
+            value = _numeric(i, shape, numpy_dtype(kind))
+        prints[name] = fingerprint(value)
+        total += nbytes({name: value})
+        templates[name] = np.empty(value.shape, value.dtype)
+        del value
+    return prints, templates, total
+
+
 def numpy_dtype(kind: str) -> np.dtype:
     if kind == "string":
         return np.dtype(object)
