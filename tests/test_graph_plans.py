@@ -1,0 +1,128 @@
+"""Graph building's shortcuts give exactly the graph the general code gives.
+
+``op_def_library`` works out a node's attrs, output dtypes and checks once per
+signature (input dtypes + plain attr values) and reuses them; ``constant`` takes
+an array's own bytes when it already has the wanted dtype; ops colocated alike share
+one ``_class`` AttrValue. Each program below is built twice, once with the plan
+cache in use and once with every plan dropped before each node, and the two
+GraphDefs must be byte-identical; errors must repeat on every call (a failed build
+is never remembered).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import tensorkeep as tf
+from tensorkeep.graph import op_def_library
+from tensorkeep.graph import tensor_util
+
+
+def _program() -> None:
+    rng = np.random.default_rng(0)
+    vs = []
+    for i in range(6):
+        shape = (3, 2) if i % 2 else (4,)
+        dtype = np.float32 if i < 4 else np.float64
+        vs.append(tf.Variable(rng.standard_normal(shape).astype(dtype), name=f"v{i}"))
+    with tf.variable_scope("scope"):
+        w = tf.get_variable("w", shape=[2, 5], initializer=tf.zeros_initializer())
+    with tf.device("/cpu:0"):
+        x = tf.placeholder(tf.float32, [None, 2])
+        y = tf.matmul(x, w) + 1.0
+        y = tf.nn.relu(y)
+    with tf.control_dependencies([y]):
+        z = tf.identity(vs[1]) * 2.0
+    for v in vs:
+        tf.assign(v, tf.zeros_like(v), validate_shape=True)
+        v.assign_add(tf.ones_like(v))
+    tf.add_n([vs[0], vs[2]], name="sum")
+    tf.cast(z, tf.int32)
+    tf.train.Saver(var_list=vs + [w])
+    tf.train.Saver(var_list={"a": vs[0], "b": vs[4]}, sharded=True)
+
+
+def _graph_def_bytes(build: Callable[[], None]) -> bytes:
+    g = tf.Graph()
+    with g.as_default():
+        build()
+    return g.as_graph_def(add_shapes=True).SerializeToString(deterministic=True)
+
+
+def _without_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = op_def_library._apply
+
+    def forgetful(graph, info, op_type, scope, keywords):  # type: ignore[no-untyped-def]
+        info.plans.clear()
+        return real(graph, info, op_type, scope, keywords)
+
+    monkeypatch.setattr(op_def_library, "_apply", forgetful)
+
+
+def test_reused_plans_build_the_same_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    with_plans = _graph_def_bytes(_program)
+    again = _graph_def_bytes(_program)           # every signature seen before now
+    _without_plans(monkeypatch)
+    general = _graph_def_bytes(_program)
+    assert with_plans == general
+    assert again == general
+
+
+def test_plans_were_used() -> None:
+    g = tf.Graph()
+    with g.as_default():
+        a = tf.Variable(np.zeros(3, np.float32), name="a")
+        info = op_def_library._info(a.initializer.op_def)
+        before = dict(info.plans)
+        tf.Variable(np.ones(3, np.float32), name="b")
+    assert len(info.plans) == len(before) >= 1   # b's Assign reused a's plan
+
+
+def test_a_failed_build_is_not_remembered() -> None:
+    g = tf.Graph()
+    with g.as_default():
+        f = tf.constant([1.0, 2.0])
+        i = tf.constant([1, 2])
+        for _ in range(3):
+            with pytest.raises((TypeError, ValueError), match="int32"):
+                op_def_library.apply_op("AddV2", x=f, y=i)
+        c = tf.constant(np.zeros(2, np.float32))
+        for _ in range(3):                          # a ref input is required
+            with pytest.raises(TypeError, match="mutable tensor"):
+                op_def_library.apply_op("Assign", ref=c, value=f)
+
+
+def test_differing_attr_values_do_not_share_a_plan() -> None:
+    g = tf.Graph()
+    with g.as_default():
+        v = tf.Variable(np.zeros(2, np.float32), name="v")
+        a = tf.assign(v, [1.0, 2.0], validate_shape=True, use_locking=True)
+        b = tf.assign(v, [1.0, 2.0], validate_shape=False, use_locking=True)
+        c = tf.assign(v, [1.0, 2.0], validate_shape=True, use_locking=False)
+    assert a.op.get_attr("validate_shape") is True and b.op.get_attr("validate_shape") is False
+    assert c.op.get_attr("use_locking") is False and a.op.get_attr("use_locking") is True
+
+
+@pytest.mark.parametrize("value", [
+    np.arange(6, dtype=np.float32).reshape(2, 3),
+    np.arange(5, dtype=np.int64),
+    np.arange(4, dtype=np.float64).astype(">f8"),      # big-endian: the general path
+    np.arange(3, dtype=np.uint16),                       # not a tensor_content dtype
+    np.array([1.5], np.float32),                          # one element: typed field
+    np.arange(8, dtype=np.float32)[::2],                 # a strided view
+])
+@pytest.mark.parametrize("dtype", [None, "float32", "float64", "int64"])
+def test_const_from_an_array_equals_the_general_encoding(value: np.ndarray, dtype: str | None) -> None:
+    want = None if dtype is None else tf.as_dtype(dtype)
+    try:   # a list never takes the shortcut
+        general = tensor_util.make_tensor_proto(
+            value.tolist(), dtype=want or tf.as_dtype(value.dtype.newbyteorder("=")))
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            tensor_util.make_tensor_proto(value, dtype=want)
+        return
+    fast = tensor_util.make_tensor_proto(value, dtype=want)
+    assert fast.SerializeToString() == general.SerializeToString()
