@@ -15,11 +15,11 @@ from tensorkeep.graph.tensor_shape import TensorShape
 
 
 def _out(op: _ops.Operation) -> _ops.Tensor:
-    return op.outputs[0]
+    return op._outputs[0]
 
 
 def identity(input: Any, name: str | None = None) -> _ops.Tensor:  # noqa: A002
-    if hasattr(input, "_as_graph_element") and not isinstance(input, _ops.Tensor):
+    if not isinstance(input, _ops.Tensor) and hasattr(input, "_as_graph_element"):
         input = input.value() if hasattr(input, "value") else input._as_graph_element()
     return _out(apply_op("Identity", name=name, input=input))
 

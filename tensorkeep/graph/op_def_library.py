@@ -98,12 +98,18 @@ def _input_names(op_def: Any) -> list[str]:
     return list(_info(op_def).input_names)
 
 
+# op type -> info of its OpDef in the built-in table (which never changes)
+_BY_TYPE: dict[str, _OpInfo] = {}
+
+
 def apply_op(op_type: str, name: str | None = None, **keywords: Any) -> _ops.Operation:
     """Create a node of ``op_type``; keywords are the OpDef's input and attr names."""
-    op_def = op_defs.get(op_type)
-    if op_def is None:
-        raise NotImplementedError(f"Op type not registered '{op_type}'")
-    info = _info(op_def)
+    info = _BY_TYPE.get(op_type)
+    if info is None:
+        op_def = op_defs.get(op_type)
+        if op_def is None:
+            raise NotImplementedError(f"Op type not registered '{op_type}'")
+        info = _BY_TYPE[op_type] = _info(op_def)
     graph = _graph_of(info, keywords)
     if graph is _ops.get_default_graph():
         return _apply_in_scope(graph, info, op_type, name, keywords)
@@ -123,25 +129,25 @@ def _graph_of(info: _OpInfo, keywords: dict[str, Any]) -> _ops.Graph:
     return _ops.get_default_graph()
 
 
-def _apply_in_scope(graph: _ops.Graph, info: _OpInfo, op_type: str, name: str | None,
-                    keywords: dict[str, Any]) -> _ops.Operation:
-    old_scope = graph._name_stack
-    try:
-        scope = graph._push_name_scope(name or op_type)
-        return _apply(graph, info, op_type, scope, keywords)
-    finally:
-        graph._name_stack = old_scope
-
-
 # Keyword values whose type and value alone decide the attr they make.
 _PLAIN = frozenset({bool, int, float, str, bytes, type(None), _dt.DType})
 _MAX_PLANS = 512
 
 
+def _apply_in_scope(graph: _ops.Graph, info: _OpInfo, op_type: str, name: str | None,
+                    keywords: dict[str, Any]) -> _ops.Operation:
+    old_scope = graph._name_stack
+    try:
+        return _apply(graph, info, op_type, graph._push_name_scope(name or op_type), keywords)
+    finally:
+        graph._name_stack = old_scope
+
+
 def _signature(info: _OpInfo, keywords: dict[str, Any]) -> tuple[Any, ...] | None:
     """A key that fixes the attrs, output dtypes and checks of the node ``keywords``
-    build; None when an input is not a Tensor yet (converting it may create nodes) or
-    an attr value is not plain data."""
+    build: the input dtypes, then name, type and value of each attr keyword, flat (the
+    input count is fixed per op type); None when an input is not a Tensor yet
+    (converting it may create nodes) or an attr value is not plain data."""
     key: list[Any] = []
     input_names = info.input_names
     for name in input_names:
@@ -152,9 +158,9 @@ def _signature(info: _OpInfo, keywords: dict[str, Any]) -> tuple[Any, ...] | Non
     for name, value in keywords.items():
         kind = type(value)
         if kind in _PLAIN:
-            key.append((name, kind, value))
+            key += (name, kind, value)
         elif kind is TensorShape:
-            key.append((name, kind, value._dims))
+            key += (name, kind, value._dims)
         elif name not in input_names:
             return None
     return tuple(key)
@@ -176,9 +182,9 @@ def _apply(graph: _ops.Graph, info: _OpInfo, op_type: str, scope: str,
             if len(info.plans) >= _MAX_PLANS:
                 info.plans.clear()
             info.plans[signature] = (attr_protos, output_dtypes, ref_positions)
-    op = graph._create_op_internal(op_type, inputs, list(output_dtypes), name=scope,
-                                   attrs=attr_protos, op_def=info.op_def,
-                                   colocate_with=[inputs[i]._op for i in ref_positions])
+    op = graph._create_op_internal(
+        op_type, inputs, list(output_dtypes), name=scope, attrs=attr_protos, op_def=info.op_def,
+        colocate_with=[inputs[i]._op for i in ref_positions] if ref_positions else None)
     if info.has_full_type:
         _set_full_type(op, info.op_def, attr_protos)
     return op

@@ -257,11 +257,13 @@ for _dunder in _LAZY_OPERATORS:
 class Operation:
     """A node of the graph: type, inputs, control inputs, attrs, device, outputs."""
 
-    def __init__(self, graph: "Graph", name: str, op_type: str, inputs: list[Tensor],
+    def __init__(self, graph: "Graph", name: str, op_type: str, inputs: list[Tensor] | tuple[()],
                  output_dtypes: list[_dt.DType | None], attrs: dict[str, attr_value_pb2.AttrValue],
-                 control_inputs: list["Operation"], device: str = "", op_def: Any = None) -> None:
-        """The operation keeps ``inputs`` and ``control_inputs`` (callers pass new lists)
-        and a copy of ``attrs``."""
+                 control_inputs: list["Operation"] | tuple[()], device: str = "",
+                 op_def: Any = None) -> None:
+        """The operation keeps ``inputs`` and ``control_inputs`` (callers pass new lists,
+        or the empty tuple: one GC-tracked list fewer per node, and most nodes have no
+        control inputs) and a copy of ``attrs``."""
         self._graph = graph
         self._name = name
         self._type = op_type
@@ -273,6 +275,8 @@ class Operation:
         self._outputs = [Tensor(self, i, dt) for i, dt in enumerate(output_dtypes)]
         self._id = 0
         self._experimental: node_def_pb2.NodeDef | None = None  # debug_info / experimental_type
+        # _class of an op colocated with this one alone (Graph._create_op_internal)
+        self._colocated_class: attr_value_pb2.AttrValue | None = None
 
     # --- identity ----------------------------------------------------------
     @property
@@ -316,6 +320,8 @@ class Operation:
 
     def _add_control_input(self, op: "Operation") -> None:
         if op not in self._control_inputs:
+            if type(self._control_inputs) is tuple:
+                self._control_inputs = list(self._control_inputs)
             self._control_inputs.append(op)
 
     def _add_control_inputs(self, ops: list["Operation"]) -> None:
@@ -323,6 +329,8 @@ class Operation:
             self._add_control_input(op)
 
     def _update_input(self, index: int, tensor: Tensor) -> None:
+        if type(self._inputs) is tuple:
+            self._inputs = list(self._inputs)
         self._inputs[index] = tensor
 
     # --- attrs -------------------------------------------------------------
@@ -333,9 +341,11 @@ class Operation:
 
     def _set_attr(self, name: str, value: attr_value_pb2.AttrValue) -> None:
         self._attrs[name] = value
+        self._colocated_class = None
 
     def _clear_attr(self, name: str) -> None:
         self._attrs.pop(name, None)
+        self._colocated_class = None
 
     def colocation_groups(self) -> list[bytes]:
         cls = self._attrs.get("_class")
@@ -628,28 +638,29 @@ class Graph:
         if self._finalized:
             self._check_not_finalized()
         for t in inputs:
-            if not isinstance(t, Tensor):
+            if type(t) is not Tensor and not isinstance(t, Tensor):
                 raise TypeError(f"Input must be a Tensor, got {t!r}")
             if t._op._graph is not self:
                 raise ValueError(f"Tensor {t} must be from the same graph as the op being created.")
         if name is None:
             name = op_type
         if name and name[-1] == "/":
-            name = name_from_scope_name(name)
+            name = name[:-1]
         else:
             name = self.unique_name(name)
         if not _VALID_OP_NAME.match(name):
             raise ValueError(f"'{name}' is not a valid node name")
         if name in self._by_name:
             raise ValueError(f"Duplicate node name in graph: '{name}'")
-        control_inputs: list[Operation] = []
+        control_inputs: list[Operation] | tuple[()] = ()
         for controller in self._control_stack:
             if controller.control_inputs:  # else no scope adds any (init_scope opens an empty one)
                 # Distinct input ops, in order; identity-keyed, so linear in the input count.
                 input_ops = list(dict.fromkeys(t._op for t in inputs))
-                control_inputs = list(dict.fromkeys(self._control_dependencies_for_inputs(input_ops)))
+                control_inputs = list(dict.fromkeys(
+                    self._control_dependencies_for_inputs(input_ops))) or ()
                 break
-        op = Operation(self, name, op_type, inputs, output_dtypes, attrs or {}, control_inputs,
+        op = Operation(self, name, op_type, inputs or (), output_dtypes, attrs or {}, control_inputs,
                        op_def=op_def)
         self._add_op(op)
         # attr scope (never overwrites), devices, colocation: TF's order.
@@ -659,15 +670,23 @@ class Graph:
                     op._attrs[key] = value
         colocation = self._colocation_stack
         if colocate_with:
-            colocation = colocation + colocate_with
+            colocation = colocation + colocate_with if colocation else colocate_with
         elif self._device_stack:  # colocation clears the device stack (colocate_with below)
             self._apply_device_functions(op)
-        if colocation:
+        if len(colocation) == 1:  # one op's groups: its _class, worked out once per op
+            coloc = colocation[0]
+            cls = coloc._colocated_class
+            if cls is None:
+                cls = coloc._colocated_class = self._class_attr(coloc.colocation_groups())
+            op._attrs["_class"] = cls
+            if coloc._device:
+                op._device = coloc._device
+        elif colocation:
             groups: list[bytes] = []
             for coloc in colocation:
                 groups.extend(coloc.colocation_groups())
-                if coloc.device:
-                    op._device = coloc.device
+                if coloc._device:
+                    op._device = coloc._device
             op._attrs["_class"] = self._class_attr(groups)
         for controller in self._control_stack:
             controller._seen_nodes.add(id(op))
@@ -691,8 +710,8 @@ class Graph:
         self._next_id += 1
         op._id = self._next_id
         self._ops.append(op)
-        self._by_name[op.name] = op
-        key = op.name.lower()
+        self._by_name[op._name] = op
+        key = op._name.lower()
         if key not in self._names_in_use:
             self._names_in_use[key] = 1
         self._version = self._next_id

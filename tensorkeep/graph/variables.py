@@ -230,36 +230,65 @@ class RefVariable(Variable):
         self._caching_device = caching_device
         from_fn = callable(initial_value)
         graph = _ops.get_default_graph()
-        with _ops.init_scope():
-            with _ops.name_scope(name, "Variable", [] if from_fn else [initial_value]) as scope:
-                if from_fn:
-                    true_name = _ops.name_from_scope_name(scope)
-                    with graph._attr_scope({"_class": _loc_attr(true_name)}):
-                        with graph.name_scope("Initializer"), graph.device(None):
-                            self._initial_value = _ops.convert_to_tensor(
-                                initial_value(), name="initial_value", dtype=dtype)
-                        var_shape = self._initial_value.shape if validate_shape else unknown_shape()
-                        if shape is not None:
-                            var_shape = TensorShape(shape)
-                        self._variable = _variable_v2(var_shape, self._initial_value.dtype.base_dtype, scope)
-                else:
-                    self._initial_value = _ops.convert_to_tensor(initial_value, name="initial_value",
-                                                                 dtype=dtype)
-                    var_shape = self._initial_value.shape if validate_shape else unknown_shape()
-                    if shape is not None:
-                        var_shape = TensorShape(shape)
-                    self._variable = _variable_v2(var_shape, self._initial_value.dtype.base_dtype, scope)
-                if validate_shape and not self._initial_value.shape.is_fully_defined():
-                    raise ValueError(f"initial_value must have a shape specified: {self._initial_value}")
-                self._initializer_op = assign(self._variable, self._initial_value,
-                                              validate_shape=validate_shape).op
-                if caching_device is not None:
-                    with graph.device(caching_device):
-                        self._snapshot = array_ops.identity(self._variable, name="read")
-                else:
-                    with graph.colocate_with(self._variable.op):
-                        self._snapshot = array_ops.identity(self._variable, name="read")
+        scope_graph = graph if from_fn else _ops.get_graph_from_inputs([initial_value])
+        # init_scope() and name_scope(name, "Variable", [initial_value]), without their
+        # context managers (every variable pays for them): leave all control-dependency
+        # blocks (an empty stack adds no control inputs, as init_scope's empty block), then
+        # open the variable's name scope.
+        old_control = graph._control_stack
+        graph._control_stack = []
+        try:
+            if scope_graph is graph:
+                old_names = graph._name_stack
+                try:
+                    self._build(graph, graph._push_name_scope(name or "Variable"), initial_value,
+                                from_fn, dtype, validate_shape, shape, caching_device)
+                finally:
+                    graph._name_stack = old_names
+            else:
+                with scope_graph.as_default(), scope_graph.name_scope(name or "Variable") as scope:
+                    self._build(graph, scope, initial_value, from_fn, dtype, validate_shape, shape,
+                                caching_device)
+        finally:
+            graph._control_stack = old_control
         graph.add_to_collections(collections, self)
+
+    def _build(self, graph: _ops.Graph, scope: str, initial_value: Any, from_fn: bool, dtype: Any,
+               validate_shape: bool, shape: Any, caching_device: Any) -> None:
+        """The variable's nodes, in its name scope ``scope``."""
+        if from_fn:
+            true_name = _ops.name_from_scope_name(scope)
+            with graph._attr_scope({"_class": _loc_attr(true_name)}):
+                with graph.name_scope("Initializer"), graph.device(None):
+                    self._initial_value = _ops.convert_to_tensor(
+                        initial_value(), name="initial_value", dtype=dtype)
+                var_shape = self._initial_value.shape if validate_shape else unknown_shape()
+                if shape is not None:
+                    var_shape = TensorShape(shape)
+                self._variable = _variable_v2(var_shape, self._initial_value.dtype.base_dtype, scope)
+        else:
+            self._initial_value = _ops.convert_to_tensor(initial_value, name="initial_value",
+                                                         dtype=dtype)
+            var_shape = self._initial_value.shape if validate_shape else unknown_shape()
+            if shape is not None:
+                var_shape = TensorShape(shape)
+            self._variable = _variable_v2(var_shape, self._initial_value.dtype.base_dtype, scope)
+        if validate_shape and not self._initial_value.shape.is_fully_defined():
+            raise ValueError(f"initial_value must have a shape specified: {self._initial_value}")
+        self._initializer_op = assign(self._variable, self._initial_value,
+                                      validate_shape=validate_shape).op
+        if caching_device is not None:
+            with graph.device(caching_device):
+                self._snapshot = array_ops.identity(self._variable, name="read")
+            return
+        # graph.colocate_with(self._variable.op), without the context manager
+        old_device, old_colocation = graph._device_stack, graph._colocation_stack
+        graph._device_stack = []
+        graph._colocation_stack = old_colocation + [self._variable._op]
+        try:
+            self._snapshot = array_ops.identity(self._variable, name="read")
+        finally:
+            graph._device_stack, graph._colocation_stack = old_device, old_colocation
 
     @property
     def dtype(self) -> _dt.DType:
@@ -422,7 +451,7 @@ VariableV1 = Variable
 
 def _variable_v2(shape: TensorShape, dtype: _dt.DType, name: str) -> _ops.Tensor:
     return apply_op("VariableV2", name=name, shape=shape, dtype=dtype, container="",
-                    shared_name="").outputs[0]
+                    shared_name="")._outputs[0]
 
 
 def assign(ref: Any, value: Any, validate_shape: bool | None = None, use_locking: bool | None = None,
@@ -434,7 +463,7 @@ def assign(ref: Any, value: Any, validate_shape: bool | None = None, use_locking
         ref = ref._ref()  # type: ignore[attr-defined]
     return apply_op("Assign", name=name, ref=ref, value=value,
                     validate_shape=True if validate_shape is None else validate_shape,
-                    use_locking=True if use_locking is None else use_locking).outputs[0]
+                    use_locking=True if use_locking is None else use_locking)._outputs[0]
 
 
 def assign_add(ref: Any, value: Any, use_locking: bool | None = None, name: str | None = None) -> Any:
