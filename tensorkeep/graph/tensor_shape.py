@@ -155,6 +155,22 @@ def as_shape(value: Any) -> TensorShape:
     return value if isinstance(value, TensorShape) else TensorShape(value)
 
 
+# dims -> their TensorShape (see shared)
+_SHARED: dict[tuple[int | None, ...], TensorShape] = {}
+
+
+def shared(dims: tuple[int | None, ...]) -> TensorShape:
+    """The TensorShape of ``dims`` (ints, or None where unknown), one instance per distinct
+    dims: TensorShapes are immutable, and a graph's tensors mostly have few distinct shapes
+    (fewer objects for the garbage collector to walk)."""
+    shape = _SHARED.get(dims)
+    if shape is None:
+        if len(_SHARED) >= 1024:
+            _SHARED.clear()
+        shape = _SHARED[dims] = TensorShape(dims)
+    return shape
+
+
 def unknown_shape(rank: int | None = None) -> TensorShape:
     return TensorShape(None if rank is None else [None] * rank)
 

@@ -98,8 +98,9 @@ def to_numpy(value: Any, dtype: _dt.DType | None = None) -> np.ndarray:
     if dtype is _dt.string:
         arr = np.array(value, dtype=object)
         out = np.empty(arr.shape, dtype=object)
-        for idx, v in np.ndenumerate(arr):
-            out[idx] = v.encode("utf-8") if isinstance(v, str) else bytes(v)
+        # element by element in C order, one list (a Saver's names: thousands of them)
+        out.reshape(-1)[:] = [v.encode("utf-8") if isinstance(v, str) else bytes(v)
+                              for v in arr.reshape(-1).tolist()]
         return out
     if dtype.numpy is None:
         raise TypeError(f"Cannot convert {value!r} to a {dtype.name} tensor")
@@ -118,33 +119,64 @@ def to_numpy(value: Any, dtype: _dt.DType | None = None) -> np.ndarray:
     return np.asarray(src.astype(dtype.numpy.newbyteorder("=")))
 
 
+# numpy dtype -> DType of the _CONTENT_TYPES (as_dtype tries names, Python types ... first)
+_NUMPY_DTYPES: dict[np.dtype, _dt.DType] = {}
+
+# dims -> TensorShapeProto, a template copied into the protos made (never handed out)
+_SHAPE_PROTOS: dict[tuple[int, ...], tensor_shape_pb2.TensorShapeProto] = {}
+
+
+def _shape_proto(dims: tuple[int, ...]) -> tensor_shape_pb2.TensorShapeProto:
+    proto = _SHAPE_PROTOS.get(dims)
+    if proto is None:
+        if len(_SHAPE_PROTOS) >= 1024:
+            _SHAPE_PROTOS.clear()
+        proto = _SHAPE_PROTOS[dims] = tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in dims])
+    return proto
+
+
 def make_tensor_proto(values: Any, dtype: Any = None, shape: Any = None) -> tensor_pb2.TensorProto:
     """A TensorProto encoding ``values`` exactly as TensorFlow's Python does."""
+    proto = tensor_pb2.TensorProto()
+    fill_tensor_proto(proto, values, dtype, shape)
+    return proto
+
+
+def fill_tensor_proto(proto: tensor_pb2.TensorProto, values: Any, dtype: Any = None,
+                      shape: Any = None) -> tuple[_dt.DType, tuple[int, ...]]:
+    """Encode ``values`` into the empty ``proto`` as :func:`make_tensor_proto` does (in place,
+    e.g. into an AttrValue's ``tensor``, saving a copy); returns its dtype and dims."""
     dt = None if dtype is None else _dt.as_dtype(dtype).base_dtype
     if type(values) is np.ndarray and shape is None and values.size > 1 and \
             values.dtype.fields is None and (values.dtype.byteorder == "<" or (
                 values.dtype.isnative and sys.byteorder == "little")):
         # An array already of the wanted memcpy-able dtype: its own bytes, no conversion.
-        own = _dt.as_dtype(values.dtype)
+        own = _NUMPY_DTYPES.get(values.dtype)
+        if own is None:
+            own = _dt.as_dtype(values.dtype)
+            if own in _CONTENT_TYPES:
+                _NUMPY_DTYPES[values.dtype] = own
         if (dt is None or dt is own) and own in _CONTENT_TYPES:
-            return tensor_pb2.TensorProto(
-                dtype=own.as_datatype_enum, tensor_content=values.tobytes(),
-                tensor_shape=tensor_shape_pb2.TensorShapeProto(
-                    dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in values.shape]))
+            dims = values.shape
+            proto.dtype = own.as_datatype_enum
+            proto.tensor_shape.CopyFrom(_shape_proto(dims))
+            proto.tensor_content = values.tobytes()
+            return own, dims
     arr = to_numpy(values, dt)
     dt = _dt.as_dtype(arr.dtype) if dt is None else dt
     if shape is None:
-        dims = list(arr.shape)
+        dims = arr.shape
     else:
-        dims = [int(d) for d in (shape if isinstance(shape, (list, tuple)) else list(shape))]
+        dims = tuple([int(d) for d in (shape if isinstance(shape, (list, tuple)) else list(shape))])
     size = math.prod(dims)
     if arr.size > size:
         raise ValueError(f"Too many elements provided. Takes at most {size:d}, but got {arr.size:d}")
-    proto = tensor_pb2.TensorProto(dtype=dt.as_datatype_enum, tensor_shape=tensor_shape_pb2.TensorShapeProto(
-        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in dims]))
+    proto.dtype = dt.as_datatype_enum
+    proto.tensor_shape.CopyFrom(_shape_proto(dims))
     if arr.size == size and size > 1 and dt in _CONTENT_TYPES:
         proto.tensor_content = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
-        return proto
+        return dt, dims
     flat = arr.reshape(-1)
     field = _FIELD.get(dt.name)
     if field is None:
@@ -162,7 +194,7 @@ def make_tensor_proto(values: Any, dtype: Any = None, shape: Any = None) -> tens
         proto.int_val.extend(flat.astype(np.int32).tolist())
     else:
         getattr(proto, field).extend(flat.tolist())
-    return proto
+    return dt, dims
 
 
 def make_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
