@@ -1,7 +1,7 @@
 """tensorkeep against TensorFlow (TF1 Saver, TF2 Checkpoint), safetensors, torch, np.savez
 and the machine's limits, side by side, in one run.
 
-    python benchmarks/run.py            # full run (1 GiB W1; ~15-20 minutes)
+    python benchmarks/run.py            # full run (1 GiB W1, up to 8 GiB; ~30 minutes)
     python benchmarks/run.py --quick    # small sizes, one repetition (< 1 minute)
 
 Options: ``--reps N`` (default 3; quick 1), ``--systems a,b`` (restrict peers;
