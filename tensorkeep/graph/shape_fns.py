@@ -17,7 +17,7 @@ import numpy as np
 from tensorkeep import errors
 from tensorkeep.format import tensor_slice
 from tensorkeep.graph import tensor_util
-from tensorkeep.graph.tensor_shape import TensorShape, broadcast_shape
+from tensorkeep.graph.tensor_shape import TensorShape, broadcast_shape, shared_from_proto
 
 _ShapeFn = Callable[[Any], list[TensorShape]]
 _FNS: dict[str, _ShapeFn] = {}
@@ -127,31 +127,14 @@ def _in(op: Any, i: int) -> TensorShape:
     return op._inputs[i]._shape  # not op.inputs: that property copies the input list
 
 
-# serialized TensorShapeProto -> its TensorShape
-_FROM_PROTO: dict[bytes, TensorShape] = {}
-
-
-def _from_proto(proto: Any) -> TensorShape:
-    """``TensorShape(proto)``, one shared (immutable) instance per distinct proto: nodes
-    built alike (10,000 variables of one shape) share it, and serializing a shape is
-    cheaper than reading its dims."""
-    key = proto.SerializeToString()
-    shape = _FROM_PROTO.get(key)
-    if shape is None:
-        if len(_FROM_PROTO) >= 1024:
-            _FROM_PROTO.clear()
-        shape = _FROM_PROTO[key] = TensorShape(proto)
-    return shape
-
-
 @_register("Const")
 def _const(op: Any) -> list[TensorShape]:
-    return [_from_proto(op._attrs["value"].tensor.tensor_shape)]
+    return [shared_from_proto(op._attrs["value"].tensor.tensor_shape)]
 
 
 @_register("Placeholder", "PlaceholderWithDefault", "VariableV2", "Variable")
 def _attr_shape(op: Any) -> list[TensorShape]:
-    return [_from_proto(op._attrs["shape"].shape)]
+    return [shared_from_proto(op._attrs["shape"].shape)]
 
 
 @_register("Identity", "StopGradient", "Relu", "Relu6", "Elu", "Selu", "Softplus", "Sigmoid",

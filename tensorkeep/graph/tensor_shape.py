@@ -155,8 +155,9 @@ def as_shape(value: Any) -> TensorShape:
     return value if isinstance(value, TensorShape) else TensorShape(value)
 
 
-# dims -> their TensorShape (see shared)
-_SHARED: dict[tuple[int | None, ...], TensorShape] = {}
+# dims, or a serialized TensorShapeProto -> its TensorShape (see shared)
+_SHARED: dict[Any, TensorShape] = {}
+_MAX_SHARED = 2048
 
 
 def shared(dims: tuple[int | None, ...]) -> TensorShape:
@@ -165,9 +166,24 @@ def shared(dims: tuple[int | None, ...]) -> TensorShape:
     (fewer objects for the garbage collector to walk)."""
     shape = _SHARED.get(dims)
     if shape is None:
-        if len(_SHARED) >= 1024:
-            _SHARED.clear()
-        shape = _SHARED[dims] = TensorShape(dims)
+        shape = _share(dims, TensorShape(dims))
+    return shape
+
+
+def shared_from_proto(proto: tensor_shape_pb2.TensorShapeProto) -> TensorShape:
+    """``TensorShape(proto)``, shared as :func:`shared` shares (keyed by the proto's bytes:
+    serializing a shape is cheaper than reading its dims)."""
+    key = proto.SerializeToString()
+    shape = _SHARED.get(key)
+    if shape is None:
+        shape = _share(key, TensorShape(proto))
+    return shape
+
+
+def _share(key: Any, shape: TensorShape) -> TensorShape:
+    if len(_SHARED) >= _MAX_SHARED:
+        _SHARED.clear()
+    _SHARED[key] = shape
     return shape
 
 
