@@ -224,6 +224,10 @@ def as_dtype(value: Any) -> DType:
     """Convert an enum value, name, numpy/ml_dtypes dtype, Python type or DType."""
     if isinstance(value, DType):
         return value
+    if isinstance(value, np.dtype) and value.names is None:   # the common numpy case first
+        found = _BY_NUMPY.get(value)
+        if found is not None:
+            return found
     if isinstance(value, (int, np.integer)) and not isinstance(value, (np.bool_,)) \
             and type(value) is not type(True):
         try:

@@ -427,7 +427,6 @@ class Graph:
         self._graph_def_versions = versions_pb2.VersionDef(producer=GRAPH_DEF_VERSION)
         self._lock = threading.RLock()
         self._building_function = False
-        self._last_class_attr: tuple[tuple[bytes, ...], attr_value_pb2.AttrValue] | None = None
 
     # --- default graph ------------------------------------------------------
     @contextlib.contextmanager
@@ -694,17 +693,11 @@ class Graph:
             _shape_fns.set_shapes(op)
         return op
 
-    def _class_attr(self, groups: list[bytes]) -> attr_value_pb2.AttrValue:
-        """The ``_class`` attr for these colocation groups; consecutive ops colocated
-        alike (a variable's Assign and read) share one AttrValue (attrs are replaced,
-        never changed in place)."""
-        key = tuple(sorted(set(groups)))
-        last = self._last_class_attr
-        if last is not None and last[0] == key:
-            return last[1]
-        attr = attr_value_pb2.AttrValue(list=attr_value_pb2.AttrValue.ListValue(s=key))
-        self._last_class_attr = (key, attr)
-        return attr
+    @staticmethod
+    def _class_attr(groups: list[bytes]) -> attr_value_pb2.AttrValue:
+        """The ``_class`` attr of these colocation groups (sorted, without repeats)."""
+        return attr_value_pb2.AttrValue(
+            list=attr_value_pb2.AttrValue.ListValue(s=sorted(set(groups))))
 
     def _add_op(self, op: Operation) -> None:
         self._next_id += 1

@@ -119,9 +119,6 @@ def to_numpy(value: Any, dtype: _dt.DType | None = None) -> np.ndarray:
     return np.asarray(src.astype(dtype.numpy.newbyteorder("=")))
 
 
-# numpy dtype -> DType of the _CONTENT_TYPES (as_dtype tries names, Python types ... first)
-_NUMPY_DTYPES: dict[np.dtype, _dt.DType] = {}
-
 # dims -> TensorShapeProto, a template copied into the protos made (never handed out)
 _SHAPE_PROTOS: dict[tuple[int, ...], tensor_shape_pb2.TensorShapeProto] = {}
 
@@ -152,11 +149,7 @@ def fill_tensor_proto(proto: tensor_pb2.TensorProto, values: Any, dtype: Any = N
             values.dtype.fields is None and (values.dtype.byteorder == "<" or (
                 values.dtype.isnative and sys.byteorder == "little")):
         # An array already of the wanted memcpy-able dtype: its own bytes, no conversion.
-        own = _NUMPY_DTYPES.get(values.dtype)
-        if own is None:
-            own = _dt.as_dtype(values.dtype)
-            if own in _CONTENT_TYPES:
-                _NUMPY_DTYPES[values.dtype] = own
+        own = _dt.as_dtype(values.dtype)
         if (dt is None or dt is own) and own in _CONTENT_TYPES:
             dims = values.shape
             proto.dtype = own.as_datatype_enum
