@@ -5,13 +5,20 @@
 * ``format.table``: ``Table.scan`` + ``value_at`` against ``Table.items`` on random
   tables (long keys and values force multi-byte entry headers; bytes, bytearray and
   memoryview buffers), and on corrupt tables the same error class;
+* ``format.block``: ``Block.scan`` (numpy, all restart runs at once) against
+  ``Block.entries`` on random blocks of every restart interval (trailing zero bytes in
+  keys, chunked key matrices), and declining every block it cannot vouch for;
+* ``format.entry``: ``decode_entries`` (numpy, many entries) against ``_decode_common``;
 * ``bundle.reader``: small reads (copied from the map) and large reads (chunked,
-  checksummed in a helper thread) return the right bytes and catch bit flips.
+  checksummed in a helper thread) return the right bytes and catch bit flips; the
+  whole-index table built after many lookups returns what the one-at-a-time path
+  returns, and still refuses hostile entries and flipped bits.
 """
 
 from __future__ import annotations
 
 import random
+import struct
 
 import numpy as np
 import pytest
@@ -20,10 +27,13 @@ from tensorkeep import errors
 from tensorkeep.bundle import reader as reader_mod
 from tensorkeep.bundle.reader import BundleReader
 from tensorkeep.bundle.writer import write_bundle
+from tensorkeep.format import block as block_mod
 from tensorkeep.format import entry as E
+from tensorkeep.format.block import Block, BlockBuilder
 from tensorkeep.format.coding import encode_signed_varint64, encode_varint
 from tensorkeep.format.entry import BundleEntry
-from tensorkeep.format.table import Table, TableBuilder
+from tensorkeep.format.footer import BlockHandle, Footer
+from tensorkeep.format.table import Table, TableBuilder, block_trailer
 
 
 def _generic_encode(e: BundleEntry) -> bytes:
@@ -108,9 +118,9 @@ def test_table_scan_matches_items() -> None:
         data, model = _table(rng, rng.randint(0, 200), rng.choice([64, 1024, 262144]))
         for src in (data, bytearray(data), memoryview(data)):
             t = Table(src)
-            found = t.scan()
-            assert list(found) == list(model)
-            assert {k: bytes(t.value_at(v)) for k, v in found.items()} == model
+            keys, locs = t.scan()
+            assert keys == list(model)
+            assert [bytes(t.value_at(v)) for v in locs] == list(model.values())
             assert [(k, bytes(v)) for k, v in t.items()] == list(model.items())
 
 
@@ -127,7 +137,7 @@ def test_table_scan_raises_what_items_raises_on_corruption() -> None:
                     return ("ok", fn(t))
                 except errors.DataLossError:
                     return ("DataLossError",)
-            a = outcome(lambda t: [(k, bytes(t.value_at(v))) for k, v in t.scan().items()])
+            a = outcome(lambda t: [(k, bytes(t.value_at(v))) for k, v in zip(*t.scan())])
             b = outcome(lambda t: [(k, bytes(v)) for k, v in t.items()])
             assert a == b
 
@@ -203,6 +213,10 @@ def test_fast_read_falls_back_to_the_checked_path_on_bad_fields(tmp_path, field,
     chunks: list[bytes] = []
     t = TableBuilder(chunks.append)
     t.add(b"", E.BundleHeader().encode())
+    # good neighbours (same bytes, same checksum): read first, they build the whole-index
+    # table, through which "x" is then looked up
+    for i in range(reader_mod._FAST_AFTER + 8):
+        t.add(b"a%03d" % i, good.encode())
     t.add(b"x", bad.encode())
     t.finish()
     open(evil + ".index", "wb").write(b"".join(chunks))
@@ -213,3 +227,216 @@ def test_fast_read_falls_back_to_the_checked_path_on_bad_fields(tmp_path, field,
 
     with pytest.raises(errors.DataLossError):
         tensorkeep.load(evil)["x"]
+    for reader in (BundleReader(evil), tensorkeep.load(evil)):
+        get = reader.get if isinstance(reader, BundleReader) else reader.__getitem__
+        for i in range(reader_mod._FAST_AFTER + 8):
+            np.testing.assert_array_equal(get(f"a{i:03d}"), arr)
+        fast = reader._fast if isinstance(reader, BundleReader) else reader._reader._fast
+        assert fast is not None and len(fast) >= reader_mod._FAST_AFTER
+        assert ("x" in fast) == (field == "crc32c")      # a checksum is checked on read
+        with pytest.raises(errors.DataLossError):
+            get("x")
+
+
+# -- Block.scan -------------------------------------------------------------------------
+
+def _positions(block: Block) -> list[tuple[bytes, int]]:
+    """(key, entry offset) of every entry, by the checked iteration."""
+    out = []
+    start = 0
+    for key, _, vend in block.entries():
+        out.append((key, start))
+        start = vend
+    return out
+
+
+def _random_block(rng: random.Random, interval: int) -> tuple[bytes, bool]:
+    """A block of sorted keys over a small alphabet (shared prefixes, zero bytes, the
+    empty key); also whether every entry header is three one-byte varints."""
+    alphabet = b"\x00ab\xff"
+    n = rng.randint(0, 300)
+    small = rng.random() < 0.75
+    width = rng.choice([1, 4, 12, 40] + ([] if small else [130]))
+    lengths = [0, 3, 30, 127] + ([] if small else [200])
+    keys = sorted({bytes(rng.choice(alphabet) for _ in range(rng.randint(0, width)))
+                   for _ in range(n)})
+    b = BlockBuilder(interval)
+    plain = True
+    for k in keys:
+        v = bytes(rng.getrandbits(8) for _ in range(rng.choice(lengths)))
+        b.add(k, v)
+        plain &= len(k) < 0x80 and len(v) < 0x80
+    return b.finish(), plain
+
+
+@pytest.mark.parametrize("cells", [block_mod._SCAN_CELLS, 64])
+def test_block_scan_matches_entries(monkeypatch, cells: int) -> None:
+    monkeypatch.setattr(block_mod, "_SCAN_CELLS", cells)     # 64: many small chunks
+    rng = random.Random(cells)
+    taken = 0
+    for _ in range(300):
+        interval = rng.choice([1, 2, 3, 16, 64, 65])
+        data, plain = _random_block(rng, interval)
+        block = Block(data, 1000)
+        fast = block.scan()
+        want = _positions(block)
+        if plain and (interval <= 64 or len(want) <= 64):
+            assert fast is not None                          # the fast path is taken
+        if fast is not None:
+            taken += 1
+            keys, where = fast
+            assert list(zip(keys, where.tolist())) == want
+    assert taken > 150
+
+
+def _block_with_restarts(entries: list[tuple[int, bytes, bytes]], restarts: list[int]) -> bytes:
+    """Raw entries (shared, key delta, value) and an arbitrary restart array."""
+    out = bytearray()
+    for shared, delta, value in entries:
+        out += bytes((shared, len(delta), len(value))) + delta + value
+    return bytes(out) + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
+
+
+@pytest.mark.parametrize("case", ["restart shares a prefix", "restarts not increasing",
+                                  "restart inside an entry", "first restart not 0",
+                                  "run longer than 64", "two-byte header"])
+def test_block_scan_declines_what_it_cannot_vouch_for(case: str) -> None:
+    e = [(0, b"abc", b"1"), (2, b"d", b"2"), (0, b"b", b"3")]   # abc, abd, b
+    if case == "restart shares a prefix":
+        data = _block_with_restarts(e, [0, 6])                   # entry 1 shares 2 bytes
+    elif case == "restarts not increasing":
+        data = _block_with_restarts(e, [0, 11, 11])
+    elif case == "restart inside an entry":
+        data = _block_with_restarts(e, [0, 3])
+    elif case == "first restart not 0":
+        data = _block_with_restarts(e, [7])
+    elif case == "run longer than 64":
+        b = BlockBuilder(100)
+        for i in range(70):
+            b.add(b"k%03d" % i, b"v")
+        data = b.finish()
+    else:
+        b = BlockBuilder()
+        b.add(b"k" * 200, b"v")
+        data = b.finish()
+    block = Block(data)
+    assert block.scan() is None
+    if case != "restart inside an entry":
+        list(block)                  # the checked iteration still reads it (or raises)
+
+
+# -- decode_entries ---------------------------------------------------------------------
+
+def test_decode_entries_matches_decode_common() -> None:
+    rng = random.Random(11)
+    bufs = []
+    for i in range(4000):
+        b = _random_entry(rng).encode()
+        if i % 3 == 0 and b:
+            k = rng.randrange(len(b))
+            b = b[:k] + bytes([rng.getrandbits(8)]) + b[k + 1:]
+        if i % 5 == 0:
+            b = b[:rng.randrange(len(b) + 1)]
+        bufs.append(b)
+    for shape in [(), (0,), (3, 0), (256,), (4096, 4096), (1 << 40, 2)]:     # writer's own
+        for offset in [0, 1, 1 << 20, 1 << 45]:
+            bufs.append(E.encode_entry(1, shape, 0, offset, 4 * 7, 0x1234))
+    blob = b"".join(bufs)
+    starts = np.cumsum([0] + [len(b) for b in bufs[:-1]]).astype(np.int64)
+    lengths = np.array([len(b) for b in bufs], np.int64)
+    cols = E.decode_entries(np.frombuffer(blob, np.uint8), starts, lengths)
+    taken = 0
+    for i, b in enumerate(bufs):
+        want = E._decode_common(b)
+        if i >= 4000:
+            assert cols.ok[i], b                 # everything the writer writes
+        if cols.ok[i]:
+            taken += 1
+            head = cols.heads[cols.head_id[i]]
+            assert head is not None
+            got = (head[0], head[1], int(cols.shard_id[i]), int(cols.offset[i]),
+                   int(cols.size[i]), int(cols.crc32c[i]))
+            assert got == want, b
+    assert taken > 1000
+
+
+# -- the whole-index table of BundleReader ----------------------------------------------
+
+def _mixed_tensors(n: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    kinds = [np.float32, np.float16, np.int64, np.uint8, np.bool_, np.complex64]
+    out: dict[str, np.ndarray] = {}
+    for i in range(n):
+        shape = [(), (0,), (5,), (3, 4), (2, 0, 3), (1, 2, 3, 4)][i % 6]
+        dt = kinds[i % len(kinds)]
+        out[f"layer_{i:04d}/w"] = rng.integers(0, 2, size=shape).astype(dt)
+    out["names"] = np.array([b"a", b"bc"], dtype=object)
+    return out
+
+
+def test_whole_index_table_reads_what_the_one_at_a_time_path_reads(tmp_path, monkeypatch):
+    tensors = _mixed_tensors(300)
+    prefix = write_bundle(str(tmp_path / "ck"), tensors)
+    for verify in (True, False):
+        r = BundleReader(prefix, verify_checksums=verify)
+        got = {k: r.get(k) for k in tensors}
+        assert r._fast is not None and len(r._fast) == 300       # every numeric entry
+        monkeypatch.setattr(reader_mod, "_FAST_AFTER", 1 << 30)
+        slow = BundleReader(prefix, verify_checksums=verify)
+        for k, want in tensors.items():
+            for a in (got[k], slow.get(k), r.get(k), r.get(k.encode())):
+                assert a.dtype == want.dtype and a.shape == want.shape
+                assert a.dtype == object or not a.flags.writeable
+                np.testing.assert_array_equal(a, want)
+        assert slow._fast is None
+        monkeypatch.undo()
+
+
+def test_whole_index_table_still_catches_flipped_bits(tmp_path) -> None:
+    tensors = _mixed_tensors(200)
+    prefix = write_bundle(str(tmp_path / "ck"), tensors)
+    r = BundleReader(prefix)
+    victim = "layer_0197/w"                  # (1, 2, 3, 4) complex64, read after the table
+    e = r.entry(victim)
+    assert e.size == 192
+    r.close()
+    data = tmp_path / "ck.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[e.offset] ^= 0x10
+    data.write_bytes(bytes(raw))
+    r = BundleReader(prefix)
+    for k in tensors:
+        if k != victim:
+            r.get(k)
+    assert r._fast is not None and victim in r._fast
+    with pytest.raises(errors.DataLossError, match="[Cc]hecksum"):
+        r.get(victim)
+
+
+def _table_bytes(items: list[tuple[bytes, bytes]]) -> bytes:
+    """An SSTable of ``items`` in the order given (TableBuilder refuses unsorted keys)."""
+    b = BlockBuilder()
+    for k, v in items:
+        b.add(k, v)
+    data = b.finish()
+    out = bytearray(data + block_trailer(data))
+    meta = BlockBuilder().finish()
+    meta_handle = BlockHandle(len(out), len(meta))
+    out += meta + block_trailer(meta)
+    index = BlockBuilder(1)
+    index.add(b"\xff", BlockHandle(0, len(data)).encode())
+    idx = index.finish()
+    index_handle = BlockHandle(len(out), len(idx))
+    out += idx + block_trailer(idx)
+    return bytes(out + Footer(meta_handle, index_handle).encode())
+
+
+@pytest.mark.parametrize("keys", [[b"b", b"a"], [b"a", b"a"]])
+def test_keys_out_of_order_are_data_loss(tmp_path, keys: list[bytes]) -> None:
+    entry = BundleEntry(1, (1,), 0, 0, 4, 0).encode()
+    items = [(b"", E.BundleHeader().encode())] + [(k, entry) for k in keys]
+    (tmp_path / "ck.index").write_bytes(_table_bytes(items))
+    (tmp_path / "ck.data-00000-of-00001").write_bytes(b"\0" * 4)
+    with pytest.raises(errors.DataLossError, match="out of order") as info:
+        BundleReader(str(tmp_path / "ck"))
+    assert info.value.key == keys[1] and info.value.filename.endswith("ck.index")

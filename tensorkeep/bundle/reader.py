@@ -10,9 +10,12 @@ read out of bounds nor make the reader allocate more than the files hold.
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from typing import Any, Iterator
 
 import numpy as np
@@ -23,7 +26,8 @@ from tensorkeep import errors
 from tensorkeep.bundle.naming import data_filename, index_filename
 from tensorkeep.format import tensor_data
 from tensorkeep.format.crc32c import MASK_DELTA, crc32c, mask
-from tensorkeep.format.entry import ENDIAN_BIG, BundleEntry, BundleHeader, _decode_common
+from tensorkeep.format.entry import (ENDIAN_BIG, BundleEntry, BundleHeader, _decode_common,
+                                     decode_entries)
 from tensorkeep.format.table import Table
 from tensorkeep.io.files import file_size, map_file, read_bytes, read_into
 
@@ -33,6 +37,9 @@ from tensorkeep.io.files import file_size, map_file, read_bytes, read_into
 # about max(read, crc32c) rather than their sum.
 _MAP_COPY_BYTES = 1 << 20
 _CHUNK = 8 << 20
+# Lookups one at a time before _get_fast decodes the whole index at once: reading a
+# few tensors of a large checkpoint costs those tensors, reading many costs ~1 us each.
+_FAST_AFTER = 64
 
 Extent = tuple[int, int]
 
@@ -43,6 +50,16 @@ def key_bytes(key: str | bytes) -> bytes:
 
 def key_str(key: bytes) -> str:
     return key.decode("utf-8", "surrogateescape")
+
+
+def keys_str(raw: list[bytes]) -> list[str]:
+    """``[key_str(k) for k in raw]``; ASCII keys (the usual case) decoded by C-level map."""
+    try:
+        if all(map(bytes.isascii, raw)):
+            return list(map(bytes.decode, raw))     # ASCII: strict UTF-8 == surrogateescape
+    except TypeError:                               # a key that is not exactly bytes
+        pass
+    return [key_str(k) for k in raw]
 
 
 class BundleReader:
@@ -59,16 +76,22 @@ class BundleReader:
         header_raw: memoryview | None = None
         try:
             self._table = Table(buf, verify_checksums=verify_checksums, filename=self.index_path)
-            # key -> where its BundleEntryProto is (Table.scan); decoded on first use
-            self._raw: dict[bytes, int | memoryview] = self._table.scan()
-            first = next(iter(self._raw), None)
-            if first is not None:
-                if first != b"":
+            # keys in order, and where each BundleEntryProto is (Table.scan); decoded on use
+            keys, locs = self._table.scan()
+            if keys:
+                if keys[0] != b"":
                     raise errors.data_loss("bundle header (empty key) missing from the index",
-                                           filename=self.index_path, key=first)
-                header_raw = self._table.value_at(self._raw.pop(b""))
+                                           filename=self.index_path, key=keys[0])
+                header_raw = self._table.value_at(locs[0])
+                del keys[0], locs[0]
+                if not all(map(operator.lt, keys, islice(keys, 1, None))):
+                    bad = next(b for a, b in zip(keys, keys[1:]) if not a < b)
+                    raise errors.data_loss("keys out of order in the index (repeated or "
+                                           "unsorted)", filename=self.index_path, key=bad)
         except errors.DataLossError as exc:
             raise _with_file(exc, self.index_path) from None
+        self._keys: list[bytes] = keys if header_raw is not None else []
+        self._locs: list[int | memoryview] = locs if header_raw is not None else []
         if header_raw is None:
             raise errors.data_loss("bundle index has no header entry", filename=self.index_path)
         self.header = _with_file_call(lambda: BundleHeader.decode(header_raw, key=b""), self.index_path)
@@ -87,12 +110,19 @@ class BundleReader:
         self._lock = threading.Lock()
         self._slice_keys: set[bytes] | None = None
         self._crc_pool: ThreadPoolExecutor | None = None
+        self._fast: dict[str, tuple] | None = None       # see _build_fast
+        self._fast_calls = 0
+
+    @functools.cached_property
+    def _raw(self) -> dict[bytes, int | memoryview]:
+        """key -> where its entry is; built on the first lookup (a listing needs none)."""
+        return dict(zip(self._keys, self._locs))
 
     # -- listing ----------------------------------------------------------------------
 
     def raw_keys(self) -> list[bytes]:
         """Every key in the index but the header, in byte order (slice keys included)."""
-        return list(self._raw)
+        return list(self._keys)
 
     def entry(self, key: str | bytes) -> BundleEntry:
         kb = key.encode("utf-8", "surrogateescape") if key.__class__ is str else key_bytes(key)
@@ -123,7 +153,7 @@ class BundleReader:
             from tensorkeep.format.ordered_code import encode_tensor_name_slice
 
             out: set[bytes] = set()
-            for k in self._raw:
+            for k in self._keys:
                 if k[:1] == b"\x00":
                     continue
                 e = self.entry(k)
@@ -136,11 +166,24 @@ class BundleReader:
         """Keys of whole tensors: every key but the referenced slice keys."""
         # Slice keys start with a 0 byte (OrderedCode), and keys are in byte order:
         # if the first key does not, there are none (no scan of 10,000 keys).
-        first = next(iter(self._raw), b"")
-        if first[:1] != b"\x00":
-            return list(self._raw)
+        keys = self._keys
+        if not keys or keys[0][:1] != b"\x00":
+            return list(keys)
         hidden = self.slice_keys()
-        return [k for k in self._raw if k not in hidden]
+        return [k for k in keys if k not in hidden]
+
+    def tensor_names(self) -> list[str]:
+        """:meth:`tensor_keys` as strings (UTF-8; undecodable bytes kept as surrogates)."""
+        keys = self._keys
+        if not keys or keys[0][:1] != b"\x00":
+            return list(self._names)
+        hidden = self.slice_keys()
+        return [n for k, n in zip(keys, self._names) if k not in hidden]
+
+    @functools.cached_property
+    def _names(self) -> list[str]:
+        """Every key of ``_keys`` as a string."""
+        return keys_str(self._keys)
 
     def dtype(self, key: str | bytes) -> _dt.DType:
         return _dt.from_enum(self.entry(key).dtype)
@@ -157,11 +200,15 @@ class BundleReader:
         ``out``, the bytes read straight into ``out`` (no temporary).
         Strings: an object array of ``bytes``.
         """
+        if out is None and key.__class__ is str:
+            arr = self._get_fast(key)
+            if arr is not None:
+                return arr
         kb = key.encode("utf-8", "surrogateescape") if key.__class__ is str else key_bytes(key)
         e = self._entries.get(kb)
         if e is None:
-            if out is None:
-                arr = self._get_fast(kb)
+            if out is None and key.__class__ is not str:
+                arr = self._get_fast(key_str(kb))
                 if arr is not None:
                     return arr
             e = self.entry(kb)
@@ -169,16 +216,29 @@ class BundleReader:
             return self._assemble(kb, e, out)
         return self._read_entry(kb, e, out)
 
-    def _get_fast(self, kb: bytes) -> np.ndarray | None:
-        """``get(kb)`` for the common entry, fused; None for anything else.
+    def _get_fast(self, name: str) -> np.ndarray | None:
+        """``get(name)`` for the common entry, fused; None for anything else.
 
         The common entry: canonical layout (no slices), a numeric dtype, a little-endian
         bundle, every size and offset within bounds, checksum matching. Anything else
         (including every error) returns None and goes through the general, checked
-        path, which raises the same errors as ever. Nothing is cached, so a later
-        ``entry()`` decodes and checks as usual.
+        path, which raises the same errors as ever. No entry is cached, so a later
+        ``entry()`` decodes and checks as usual. After ``_FAST_AFTER`` lookups the
+        whole index is decoded at once (:meth:`_build_fast`) and later lookups of
+        common entries are a dictionary hit, a checksum and an array header.
         """
-        pos = self._raw.get(kb)
+        fast = self._fast
+        if fast is not None:
+            found = fast.get(name)
+            if found is not None:
+                m, start, end, crc, npdt, shape = found
+                if crc is None or _crc32c_raw(m[start:end]) == crc:
+                    return np.ndarray(shape, npdt, m, start)
+        else:
+            self._fast_calls += 1
+            if self._fast_calls >= _FAST_AFTER:
+                self._fast = self._build_fast()
+        pos = self._raw.get(name.encode("utf-8", "surrogateescape"))
         data = self._fast_index
         if pos.__class__ is not int or data is None:
             return None
@@ -214,6 +274,55 @@ class BundleReader:
         if len(shape) == 1:                     # frombuffer's shape already: (n,)
             return np.frombuffer(view, dtype=npdt)
         return np.frombuffer(view, dtype=npdt).reshape(shape)
+
+    def _build_fast(self) -> dict[str, tuple]:
+        """name -> (mapped data file, start, end, raw CRC-32C or None, dtype, shape) of
+        every entry ``_get_fast`` would read, decoded for the whole index at once.
+
+        Holds only entries that pass every check ``_get_fast`` makes (canonical
+        layout, numeric dtype, size matching the shape, shard and byte range inside
+        the mapped file); the rest stay on the one-at-a-time path.
+        """
+        data = self._fast_index
+        if data is None or not self._keys:
+            return {}
+        try:
+            pos = np.array(self._locs, np.int64)
+        except (TypeError, ValueError):                 # values of a decompressed block
+            return {}
+        u8 = np.frombuffer(data, np.uint8)
+        cols = decode_entries(u8, pos + 3 + u8[pos + 1], u8[pos + 2].astype(np.int64))
+        kinds = [_FAST_DTYPES.get(h[0]) if h is not None else None for h in cols.heads]
+        nbytes = np.array([-1 if k is None else k[1] * tensor_data.num_elements(h[1])
+                           for k, h in zip(kinds, cols.heads)] or [-1], np.int64)
+        good = cols.ok & (cols.size == nbytes[cols.head_id]) & (cols.shard_id < self._num_files)
+        ends = cols.offset + cols.size
+        maps: list[memoryview | None] = []
+        for shard in range(self._num_files):
+            used = good & (cols.shard_id == shard)
+            m = None
+            if used.any():
+                try:
+                    m = self._data(shard)[1]
+                except errors.OpError:                  # reported by the general path
+                    pass
+            good &= ~used | (ends <= (-1 if m is None else len(m)))
+            maps.append(m)
+        picked = np.flatnonzero(good)
+        if picked.size == 0:
+            return {}
+        keys = self._names
+        names = keys if picked.size == len(keys) else list(map(keys.__getitem__, picked.tolist()))
+        heads = [None if k is None else (k[0], h[1]) for k, h in zip(kinds, cols.heads)]
+        info = list(map(heads.__getitem__, cols.head_id[picked].tolist()))
+        if self.verify_checksums:
+            rot = (cols.crc32c[picked] - MASK_DELTA) & 0xFFFFFFFF
+            crcs = (((rot >> 17) | (rot << 15)) & 0xFFFFFFFF).tolist()   # unmasked
+        else:
+            crcs = [None] * picked.size
+        return dict(zip(names, zip(map(maps.__getitem__, cols.shard_id[picked].tolist()),
+                                   cols.offset[picked].tolist(), ends[picked].tolist(), crcs,
+                                   (i[0] for i in info), (i[1] for i in info))))
 
     def _check_entry(self, kb: bytes, e: BundleEntry) -> None:
         try:
@@ -430,7 +539,7 @@ class BundleReader:
         self.close()
 
     def __iter__(self) -> Iterator[str]:
-        return (key_str(k) for k in self.tensor_keys())
+        return iter(self.tensor_names())
 
 
 def _fast_dtypes() -> dict[int, tuple[np.dtype, int]]:
@@ -503,4 +612,4 @@ def _tf_type_name(dt: _dt.DType) -> str:
     return special.get(dt.name, dt.name)
 
 
-__all__ = ["BundleReader", "read_tensors", "key_bytes", "key_str"]
+__all__ = ["BundleReader", "read_tensors", "key_bytes", "key_str", "keys_str"]

@@ -177,16 +177,6 @@ def load_variable(ckpt_dir_or_file: str | os.PathLike[str], name: str) -> Any:
     return load_checkpoint(ckpt_dir_or_file).get_tensor(name)
 
 
-def _keys_str(raw: list[bytes]) -> list[str]:
-    """``[key_str(k) for k in raw]``; ASCII keys (the usual case) decoded by C-level map."""
-    try:
-        if all(map(bytes.isascii, raw)):
-            return list(map(bytes.decode, raw))     # ASCII: strict UTF-8 == surrogateescape
-    except TypeError:                               # a key that is not exactly bytes
-        pass
-    return [key_str(k) for k in raw]
-
-
 class LazyCheckpoint(Mapping):  # type: ignore[type-arg]
     """A read-only mapping of a checkpoint's tensors, read only when accessed.
 
@@ -200,7 +190,7 @@ class LazyCheckpoint(Mapping):  # type: ignore[type-arg]
         self._reader = _open(self.prefix)
         self._is_v2 = isinstance(self._reader, BundleReader)
         if self._is_v2:
-            keys = _keys_str(self._reader.tensor_keys())
+            keys = self._reader.tensor_names()
         else:
             keys = sorted(self._reader.get_variable_to_shape_map())
         if names is not None:
@@ -231,7 +221,7 @@ class LazyCheckpoint(Mapping):  # type: ignore[type-arg]
         if self._is_v2:
             reader = self._reader
             if name.__class__ is str:
-                arr = reader._get_fast(name.encode("utf-8", "surrogateescape"))
+                arr = reader._get_fast(name)
                 if arr is not None:
                     return arr
             return reader.get(name)

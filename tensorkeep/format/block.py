@@ -30,12 +30,20 @@ from __future__ import annotations
 import struct
 from typing import Iterator, Union
 
+import numpy as np
+
 from tensorkeep.errors import DataLossError, data_loss
 from tensorkeep.format.coding import decode_varint32, encode_varint
 
 Buffer = Union[bytes, bytearray, memoryview]
 
 _U32 = struct.Struct("<I")
+
+# Block.scan: at most this many entries per restart run before it gives up (the
+# writers use 16 and 1), and at most this many key-matrix cells per chunk.
+_SCAN_MAX_RUN = 64
+_SCAN_CELLS = 1 << 18
+_HEADER = np.arange(3)
 
 
 def common_prefix_length(a: bytes, b: bytes) -> int:
@@ -233,6 +241,68 @@ class Block:
             return iter(())
         return self.iter_from(0)
 
+    def scan(self) -> tuple[list[bytes], np.ndarray] | None:
+        """Every entry's full key and block offset, decoded for all restart runs at once.
+
+        The listing of a large index (10,000 entries) in numpy instead of a
+        per-entry loop: all runs between restart points are walked in lockstep, then
+        each key's bytes are gathered from the entry that last wrote them (keys are
+        prefix-compressed against their predecessor). Returns the same keys and
+        entry offsets as :meth:`entries`, or None whenever the block is anything but
+        plain -- a header varint of two or more bytes, a restart run that does not
+        end exactly where the next begins, a restart entry sharing a prefix, a run
+        longer than 64 entries, any malformation -- so that the caller takes the
+        checked path, which decodes or raises exactly as before.
+        """
+        num = self._num_restarts
+        limit = self._restart_offset
+        if num == 0:
+            return None
+        if limit == 0:
+            return [], np.zeros(0, np.int64)
+        u8 = np.frombuffer(self._view, np.uint8)
+        starts = np.frombuffer(self._view, "<u4", num, limit).astype(np.int64)
+        if starts[0] != 0 or starts[-1] >= limit or (num > 1 and (starts[1:] <= starts[:-1]).any()):
+            return None
+        ends = np.empty_like(starts)
+        ends[:-1] = starts[1:]
+        ends[-1] = limit
+        # Walk every run in lockstep. Header bytes are read before they are checked:
+        # every position stays below ``limit`` (the restart array follows), and a
+        # header of multi-byte varints is caught below, after the walk.
+        lanes = np.arange(num)
+        pos = starts
+        steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for _ in range(_SCAN_MAX_RUN):
+            head = u8[pos[:, None] + _HEADER]
+            nxt = pos + 3 + head[:, 1] + head[:, 2]
+            if (nxt > ends).any():
+                return None
+            steps.append((lanes, pos, head))
+            more = nxt != ends
+            if not more.any():
+                break
+            lanes, pos, ends = lanes[more], nxt[more], ends[more]
+        else:
+            return None
+        heads = np.concatenate([h for _, _, h in steps])
+        if heads.max() >= 0x80 or steps[0][2][:, 0].any():
+            return None                 # multi-byte varints, or a restart entry sharing a prefix
+        # entries in file order: run after run, each run's entries in step order
+        counts = np.bincount(np.concatenate([lane for lane, _, _ in steps]), minlength=num)
+        first = np.zeros(num, np.int64)
+        np.cumsum(counts[:-1], out=first[1:])
+        dest = np.concatenate([first[lane] + i for i, (lane, _, _) in enumerate(steps)])
+        order = np.empty(len(dest), np.int64)
+        order[dest] = np.arange(len(dest))
+        where = np.concatenate([p for _, p, _ in steps])[order]
+        heads = heads[order].astype(np.int32)
+        shared = heads[:, 0]
+        length = shared + heads[:, 1]
+        if (shared[1:] > length[:-1]).any():           # shares more than its predecessor has
+            return None
+        return _gather_keys(u8, where + 3, shared, length, first), where
+
     def _restart_key(self, i: int, target: bytes) -> bytes:
         """Full key of the restart entry ``i`` (its ``shared_bytes`` must be 0)."""
         data = self._view
@@ -277,6 +347,47 @@ class Block:
                 yield key, value
                 yield from it
                 return
+
+
+def _gather_keys(u8: np.ndarray, delta: np.ndarray, shared: np.ndarray, length: np.ndarray,
+                 first: np.ndarray) -> list[bytes]:
+    """Full keys from prefix-compressed entries (``delta``: where each key's own bytes
+    start; ``first``: the entries that begin restart runs, which share nothing).
+
+    Byte ``j`` of key ``e`` was written by the latest entry ``k <= e`` with
+    ``shared[k] <= j`` (later entries inherited it): a running maximum along each
+    row of a key-length x entries matrix finds ``k``. Done in chunks of whole
+    runs, so the matrices stay small.
+    """
+    total = len(length)
+    width = int(length.max()) if total else 0
+    if width == 0:
+        return [b""] * total
+    cols = np.arange(width, dtype=np.int32)[:, None]
+    base = (delta - shared).astype(np.int32)
+    bounds = [0, total]
+    if total * width > _SCAN_CELLS:
+        cuts = np.append(first, total)
+        targets = np.arange(1, total * width // _SCAN_CELLS + 1) * max(1, _SCAN_CELLS // width)
+        picked = np.searchsorted(cuts, targets, side="right") - 1
+        bounds = sorted(set(cuts[picked].tolist()) | {0, total})
+    keys: list[bytes] = []
+    for a, b in zip(bounds, bounds[1:]):
+        sh, ln = shared[a:b], length[a:b]
+        src = (cols >= sh) * np.arange(b - a, dtype=np.int32)
+        np.maximum.accumulate(src, axis=1, out=src)
+        idx = base[a:b][src]
+        idx += cols
+        mat = u8.take(idx, mode="clip")
+        np.putmask(mat, cols >= ln, 0)
+        last = mat[np.maximum(ln - 1, 0), np.arange(b - a)]
+        mat = np.ascontiguousarray(mat.T)
+        chunk = mat.view(f"S{width}").ravel().tolist()
+        # numpy drops trailing zero bytes of fixed-width strings: put them back
+        for i in np.flatnonzero((last == 0) & (ln > 0)).tolist():
+            chunk[i] = mat[i, :ln[i]].tobytes()
+        keys += chunk
+    return keys
 
 
 def empty_block() -> bytes:

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Union
+from typing import NamedTuple, Union
+
+import numpy as np
 
 from tensorkeep.errors import DataLossError, data_loss
 from tensorkeep.format.coding import decode_varint, encode_signed_varint64, encode_varint, to_signed64
@@ -345,6 +347,94 @@ def _decode_common(b: bytes) -> tuple[int, tuple[int, ...], int, int, int, int] 
     return head[0], head[1], shard_id, offset, size, crc
 
 
+class EntryColumns(NamedTuple):
+    """Many entries decoded at once (see :func:`decode_entries`), one array row each."""
+
+    ok: np.ndarray          # bool: decoded here; False: decode that entry on its own
+    heads: list[tuple[int, tuple[int, ...]] | None]   # distinct (dtype, shape)s
+    head_id: np.ndarray     # index into heads
+    shard_id: np.ndarray
+    offset: np.ndarray
+    size: np.ndarray
+    crc32c: np.ndarray      # masked, as stored
+
+
+_BATCH_WIDTH = 64           # longer entries are left to the one-at-a-time decoder
+_PAST = 256                 # a byte position past the entry's end
+
+
+def decode_entries(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> EntryColumns:
+    """:func:`_decode_common` for many entries of one buffer at once, in numpy.
+
+    ``buf`` is a uint8 array; entry ``i`` is ``buf[starts[i]:starts[i] + lengths[i]]``.
+    Where ``ok`` is True the row holds exactly what ``_decode_common`` returns for
+    that entry; everything else (slices, unusual layouts, multi-byte dtypes, anything
+    ``_decode_common`` refuses) is ``ok == False``, for the caller to decode one by one.
+    The few distinct dtype+shape heads are parsed once each.
+    """
+    n = len(starts)
+    width = _BATCH_WIDTH
+    rows = np.arange(n)
+    ok = lengths <= width
+    span = np.arange(width + 1)
+    mat = buf.take(np.minimum(starts[:, None] + span, len(buf) - 1)).astype(np.int16)
+    mat[span >= np.minimum(lengths, width)[:, None]] = _PAST   # column ``width`` always past
+
+    def at(p: np.ndarray, k: int = 0) -> np.ndarray:
+        return mat[rows, np.minimum(p + k, width)]
+
+    # head: 08 <dtype> 12 <shape length> <shape>, one-byte varints
+    ok &= (mat[:, 0] == 0x08) & (mat[:, 1] < 0x80) & (mat[:, 2] == 0x12) & (mat[:, 3] < 0x80)
+    head_len = np.where(ok, 4 + mat[:, 3], 4)
+    ok &= head_len <= lengths
+    head_len = np.where(ok, head_len, 4)
+    hw = int(head_len.max()) if n else 4
+    head = np.where(span[:hw] < head_len[:, None], mat[:, :hw], 0).astype(np.uint8)
+    uniq, head_id = np.unique(head.view(f"V{hw}").ravel(), return_inverse=True)
+    heads: list[tuple[int, tuple[int, ...]] | None] = []
+    for u in uniq:
+        b = u.tobytes()
+        parsed = _decode_canonical(b[:4 + b[3]])
+        heads.append(None if parsed is None else (parsed[0], parsed[1]))
+    head_id = head_id.reshape(n)
+    ok &= np.array([h is not None for h in heads], bool)[head_id] if heads else ok
+
+    # tail: [18 shard] [20 offset] [28 size] [35 crc32c], each only if non-zero
+    p = head_len
+    fields = []
+    for tag, top in ((0x18, 1 << 31), (0x20, None), (0x28, None)):   # 9-byte varints < 2**63
+        has = at(p) == tag
+        value = np.zeros(n, np.int64)
+        if has.any():
+            value, q, valid = _uvarints(mat, rows, p + 1, width)
+            good = valid & (value > 0)
+            ok &= ~has | (good if top is None else good & (value < top))
+            value = np.where(has, value, 0)
+            p = np.where(has, q, p)
+        fields.append(value)
+    has = (at(p) == 0x35) & (p + 5 == lengths)
+    crc = (at(p, 1) | (at(p, 2).astype(np.int64) << 8) | (at(p, 3).astype(np.int64) << 16)
+           | (at(p, 4).astype(np.int64) << 24))
+    crc = np.where(has, crc, 0)
+    p = np.where(has, lengths, p)
+    ok &= p == lengths
+    return EntryColumns(ok, heads, head_id, fields[0], fields[1], fields[2], crc)
+
+
+def _uvarints(mat: np.ndarray, rows: np.ndarray, p: np.ndarray, width: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_uvarint` at ``p`` of every row: (values, positions after, valid)."""
+    nine = np.arange(9)
+    b = mat[rows[:, None], np.minimum(p[:, None] + nine, width)]
+    last = b < 0x80
+    valid = last.any(axis=1)
+    k = last.argmax(axis=1)
+    valid &= (k == 0) | (b[rows, k] != 0)          # overlong: no
+    parts = (b & 0x7F).astype(np.int64) << (7 * nine)
+    parts[nine > k[:, None]] = 0
+    return parts.sum(axis=1), p + k + 1, valid
+
+
 def encode_shape(shape: tuple[int, ...] | list[int]) -> bytes:
     """TensorShapeProto bytes for a fully defined shape (dims may be -1 = unknown)."""
     return _shape_bytes(tuple(int(d) for d in shape))
@@ -468,5 +558,5 @@ def _decode_version(buf: Buffer, key: bytes | None, base: int) -> tuple[int, int
     return producer, min_consumer, tuple(bad)
 
 
-__all__ = ["BundleHeader", "BundleEntry", "encode_entry", "encode_shape", "decode_shape", "encode_slice",
+__all__ = ["BundleHeader", "BundleEntry", "EntryColumns", "decode_entries", "encode_entry", "encode_shape", "decode_shape", "encode_slice",
            "decode_slice", "ENDIAN_LITTLE", "ENDIAN_BIG"]

@@ -303,26 +303,36 @@ class Table:
         for i in range(len(self._index_keys)):
             yield from self._block(i)
 
-    def scan(self) -> dict[bytes, int | memoryview]:
-        """Every entry, in key order: key -> where its value is (see :meth:`value_at`).
+    def scan(self) -> tuple[list[bytes], list[int | memoryview]]:
+        """Every entry in stored order: its key, and where its value is (see :meth:`value_at`).
 
-        The fast listing used when a bundle is opened (one pass, no generator,
-        no per-entry slice): the value is recorded as the table-buffer offset of
-        its entry (an ``int``), resolved by :meth:`value_at` only when asked; a
-        decompressed block's values are recorded as memoryviews. Entries whose
-        header is not three one-byte varints, and anything malformed, go through
-        :class:`Block`'s checked iteration, which raises the same errors.
+        The fast listing used when a bundle is opened: keys in one list and, in a
+        parallel list, each value recorded as the table-buffer offset of its entry
+        (an ``int``), resolved by :meth:`value_at` only when asked; a decompressed
+        block's values are recorded as memoryviews. Plain blocks are decoded by
+        :meth:`Block.scan` (numpy, all restart runs at once), others by a
+        per-entry loop; entries whose header is not three one-byte varints, and
+        anything malformed, go through :class:`Block`'s checked iteration, which
+        raises the same errors. The same entries as :meth:`items`, in its order.
         """
-        out: dict[bytes, int | memoryview] = {}
+        keys: list[bytes] = []
+        locs: list[int | memoryview] = []
         data = self._bytes
         for i in range(len(self._index_keys)):
             handle = self._handle(i)
             block = self._block(i)
             if data is None or block.view.obj is not data:
                 for key, value in block:            # decompressed (or not over bytes)
-                    out[key] = value
+                    keys.append(key)
+                    locs.append(value)
                 continue
             base = handle.offset
+            fast = block.scan()
+            if fast is not None:
+                keys += fast[0]
+                locs += (fast[1] + base).tolist()
+                continue
+            mark = len(keys)
             p = base
             limit = base + block._restart_offset
             key = b""
@@ -336,13 +346,16 @@ class Table:
                 if (shared | unshared | vlen) >= 0x80 or shared > klen or q + vlen > limit:
                     break
                 key = key[:shared] + data[p + 3:q]
-                out[key] = p
+                keys.append(key)
+                locs.append(p)
                 klen = shared + unshared
                 p = q + vlen
             if p != limit:                           # the checked path names the error
+                del keys[mark:], locs[mark:]
                 for key, value in block:
-                    out[key] = value
-        return out
+                    keys.append(key)
+                    locs.append(value)
+        return keys, locs
 
     def value_at(self, pos: int | memoryview) -> memoryview:
         """The value recorded by :meth:`scan` (a checked entry header at ``pos``)."""
