@@ -193,6 +193,50 @@ def test_table_add_many_writes_the_bytes_add_writes() -> None:
         assert b"".join(many) == b"".join(one)
 
 
+def test_table_batch_encoding_writes_the_bytes_add_writes(monkeypatch) -> None:
+    """A large add_many into a fresh builder (numpy, all blocks at once) writes what
+    the one-at-a-time path writes: block boundaries, restarts, index and open block."""
+    from tensorkeep.format import table as table_mod
+
+    rng = random.Random(12)
+    taken = expect = 0
+    real = TableBuilder._add_fresh
+
+    def spy(self, items):  # type: ignore[no-untyped-def]
+        nonlocal taken
+        done = real(self, items)
+        taken += done
+        return done
+
+    for _ in range(120):
+        n = rng.randint(250, 2500)
+        width = rng.choice([1, 4, 12, 40, 127, 130])
+        keys = sorted({bytes(rng.choice(b"\x00ab\xff") for _ in range(rng.randint(0, width)))
+                       for _ in range(n)})
+        lengths = rng.choice([[0, 3, 30, 127], [0, 3, 30, 200]])
+        items = [(k, bytes(rng.getrandbits(8) for _ in range(rng.choice(lengths)))) for k in keys]
+        block_size = rng.choice([256, 300, 1024, 4096, 262144])
+        interval = rng.choice([1, 2, 3, 16])
+        extra = rng.random() < 0.3               # more entries after the batch
+        expect += len(items) >= 256 and width < 128 and lengths[-1] < 128
+        outs = []
+        for batch in (True, False):
+            monkeypatch.setattr(TableBuilder, "_add_fresh", spy)
+            if not batch:
+                monkeypatch.setattr(table_mod, "_BATCH_MIN", 1 << 60)
+            out: list[bytes] = []
+            tb = TableBuilder(out.append, block_size=block_size, restart_interval=interval)
+            tb.add_many(items)
+            if extra:
+                tb.add(b"\xff" * 140, b"tail")
+            tb.finish()
+            outs.append(b"".join(out))
+            monkeypatch.undo()
+        assert outs[0] == outs[1]
+        assert Table(outs[0]).scan()[0] == keys + ([b"\xff" * 140] if extra else [])
+    assert taken == expect > 20
+
+
 def test_table_add_many_refuses_unsorted_keys() -> None:
     tb = TableBuilder(lambda b: None)
     with pytest.raises(ValueError, match="increasing"):

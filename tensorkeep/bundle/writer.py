@@ -261,8 +261,8 @@ class BundleWriter:
             self._index_writer = AtomicWriter(index_filename(self.prefix), fsync=self.fsync)
             with self._index_writer as out:
                 table = TableBuilder(out.write)
-                table.add(b"", BundleHeader(num_shards=self.num_shards).encode())
-                table.add_many([(key, entries[key]) for key in sorted(entries)])
+                items = [(key, entries[key]) for key in sorted(entries)]
+                table.add_many([(b"", BundleHeader(num_shards=self.num_shards).encode())] + items)
                 table.finish()
         except BaseException:
             self.abort()

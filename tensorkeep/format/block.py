@@ -55,6 +55,35 @@ def common_prefix_length(a: bytes, b: bytes) -> int:
     return n - (diff.bit_length() + 7) // 8
 
 
+def common_prefix_lengths(keys: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``common_prefix_length(key[i - 1], key[i])`` for every key (0 for the first).
+
+    ``keys`` holds the keys back to back (uint8), key ``i`` at ``starts[i]``. Keys are
+    compared as zero-padded rows of a matrix, a chunk of keys at a time; padding can
+    only agree past the shorter key, and the result is capped at that length.
+    """
+    n = len(lengths)
+    out = np.zeros(n, np.int64)
+    if n < 2:
+        return out
+    width = int(lengths.max())
+    if width == 0:
+        return out
+    cols = np.arange(width)
+    step = max(2, _SCAN_CELLS // width)
+    for a in range(0, n, step - 1):
+        b = min(n, a + step)
+        idx = starts[a:b, None] + cols
+        rows = keys.take(idx, mode="clip")
+        rows[cols >= lengths[a:b, None]] = 0
+        differ = rows[1:] != rows[:-1]
+        first = np.where(differ.any(axis=1), differ.argmax(axis=1), width)
+        out[a + 1:b] = np.minimum(first, np.minimum(lengths[a:b - 1], lengths[a + 1:b]))
+        if b == n:
+            break
+    return out
+
+
 class BlockBuilder:
     """Builds one block; ``finish()`` returns its bytes (entries, restarts, count).
 
@@ -117,6 +146,15 @@ class BlockBuilder:
         self._last_key = key
         self._counter += 1
         return len(buf) + 4 * len(self._restarts) + 4
+
+    def load(self, entries: bytes, restarts: list[int], counter: int, last_key: bytes) -> None:
+        """Continue from entries encoded elsewhere (``TableBuilder``'s batch path): the
+        entry bytes, their restart offsets, entries since the last restart, last key."""
+        self._buf = bytearray(entries)
+        self._restarts = list(restarts)
+        self._counter = counter
+        self._last_key = last_key
+        self._finished = False
 
     def size_estimate(self) -> int:
         """Size of ``finish()``'s output if called now (entries + restarts + count)."""
@@ -395,4 +433,4 @@ def empty_block() -> bytes:
     return BlockBuilder().finish()
 
 
-__all__ = ["BlockBuilder", "Block", "common_prefix_length", "empty_block"]
+__all__ = ["BlockBuilder", "Block", "common_prefix_length", "common_prefix_lengths", "empty_block"]

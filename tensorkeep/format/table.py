@@ -33,13 +33,17 @@ naming the file (if known), the key (if known) and the file offset.
 from __future__ import annotations
 
 import mmap
+import operator
 import struct
 from bisect import bisect_left
+from itertools import islice
 from typing import Callable, Iterable, Iterator, Union
+
+import numpy as np
 
 from tensorkeep.errors import DataLossError, data_loss
 from tensorkeep.format import snappy
-from tensorkeep.format.block import Block, BlockBuilder, common_prefix_length
+from tensorkeep.format.block import Block, BlockBuilder, common_prefix_length, common_prefix_lengths
 from tensorkeep.format.coding import decode_varint32, encode_varint
 from tensorkeep.format.crc32c import crc32c, mask, unmask
 from tensorkeep.format.footer import BLOCK_TRAILER_SIZE, FOOTER_LENGTH, BlockHandle, Footer
@@ -51,6 +55,7 @@ SNAPPY_COMPRESSION = 1  # kSnappyCompression
 DEFAULT_BLOCK_SIZE = 262144  # the block_size every TF checkpoint writer uses (256 KiB)
 DEFAULT_RESTART_INTERVAL = 16  # table::Options default block_restart_interval
 OVERLY_LARGE_BLOCK_RATIO = 2  # kOverlyLargeBlockRatio in table_builder.cc
+_BATCH_MIN = 256              # add_many batches from this size are encoded at once
 
 _U32 = struct.Struct("<I")
 
@@ -124,10 +129,14 @@ class TableBuilder:
 
         The one add path (``add`` is a batch of one). The bundle writer adds one
         entry per tensor, so per-entry work is kept to the order check, the lazy
-        index entry and ``BlockBuilder.append`` (the one entry encoder).
+        index entry and ``BlockBuilder.append`` (the one entry encoder). A large
+        batch into a fresh builder is encoded in numpy at once (:meth:`_add_fresh`).
         """
         if self._closed:
             raise RuntimeError("TableBuilder.add after finish")
+        if self._num_entries == 0 and self._offset == 0 and items.__class__ is list \
+                and len(items) >= _BATCH_MIN and self._add_fresh(items):
+            return
         block = self._data_block
         large = OVERLY_LARGE_BLOCK_RATIO * self.block_size
         block_size = self.block_size
@@ -149,6 +158,96 @@ class TableBuilder:
             self._num_entries += 1
             if block.append(key, value) >= block_size:
                 self._flush()
+
+    def _add_fresh(self, items: list[tuple[bytes, bytes]]) -> bool:
+        """``add_many(items)`` into a fresh builder, all entries at once; False (nothing
+        done) unless every key and value is ``bytes`` shorter than 128 bytes (one-byte
+        entry headers) and the keys strictly increase.
+
+        Block boundaries follow the builder's rule exactly: an entry's encoded size is
+        known once it is known whether it starts a restart run, which depends only on
+        its place in its block, so each block's end is found with one cumulative sum.
+        Bytes and state (the open last block, the pending index entry) end up as
+        ``add`` would leave them; ``finish`` carries on as usual.
+        """
+        keys = [k for k, _ in items]
+        values = [v for _, v in items]
+        n = len(keys)
+        if 2 * OVERLY_LARGE_BLOCK_RATIO * 0x80 > OVERLY_LARGE_BLOCK_RATIO * self.block_size:
+            return False                 # tiny blocks: the large-entry rule could apply
+        if not (all(k.__class__ is bytes for k in keys) and all(v.__class__ is bytes for v in values)):
+            return False
+        klen = np.fromiter(map(len, keys), np.int64, n)
+        vlen = np.fromiter(map(len, values), np.int64, n)
+        if klen.max() >= 0x80 or vlen.max() >= 0x80:
+            return False
+        if not all(map(operator.lt, keys, islice(keys, 1, None))):
+            return False                 # the one-at-a-time path names the offending key
+        keys_u8 = np.frombuffer(b"".join(keys), np.uint8)
+        kstart = np.zeros(n, np.int64)
+        np.cumsum(klen[:-1], out=kstart[1:])
+        lcp = common_prefix_lengths(keys_u8, kstart, klen)
+        interval = self.restart_interval
+        # walk the blocks: entry e of a block starting at s restarts a run iff (e-s) % interval == 0
+        full = 3 + klen + vlen                 # size as a restart entry
+        part = full - lcp                      # size sharing its predecessor's prefix
+        starts = []
+        s = 0
+        window = self.block_size // 3 + 2      # a block never holds more entries
+        full_last = False
+        while s < n:
+            e = min(n, s + window)
+            j = np.arange(e - s)
+            restart = j % interval == 0
+            est = np.cumsum(np.where(restart, full[s:e], part[s:e])) + 4 * (j // interval + 1) + 4
+            over = np.flatnonzero(est >= self.block_size)
+            starts.append(s)
+            full_last = bool(over.size)
+            s = s + int(over[0]) + 1 if full_last else e
+        bounds = starts + [n]
+        closed = len(starts) if full_last else len(starts) - 1   # a block is flushed when full
+        # every entry's bytes: header, unshared key suffix, value (one gather)
+        shared = lcp.copy()
+        for a, b in zip(bounds, bounds[1:]):
+            shared[a:b:interval] = 0
+        unshared = klen - shared
+        header = np.stack([shared, unshared, vlen], axis=1).astype(np.uint8).ravel()
+        values_u8 = np.frombuffer(b"".join(values), np.uint8)
+        vstart = np.zeros(n, np.int64)
+        np.cumsum(vlen[:-1], out=vstart[1:])
+        src = np.concatenate([header, keys_u8, values_u8])
+        seg_src = np.stack([3 * np.arange(n), 3 * n + kstart + shared,
+                            3 * n + len(keys_u8) + vstart], axis=1).ravel()
+        seg_len = np.stack([np.full(n, 3), unshared, vlen], axis=1).ravel()
+        seg_out = np.zeros(3 * n, np.int64)
+        np.cumsum(seg_len[:-1], out=seg_out[1:])
+        total = int(seg_out[-1] + seg_len[-1])
+        stream = src.take(np.arange(total) + np.repeat(seg_src - seg_out, seg_len))
+        entry_at = np.append(seg_out[::3], total).tolist()
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+            body = stream[entry_at[a]:entry_at[b]]
+            restarts = [entry_at[r] - entry_at[a] for r in range(a, b, interval)]
+            if i < closed:
+                if self._pending_handle is not None:
+                    self._index_block.add(find_shortest_separator(keys[a - 1], keys[a]),
+                                          self._pending_handle.encode())
+                contents = body.tobytes() + struct.pack(f"<{len(restarts) + 1}I", *restarts,
+                                                        len(restarts))
+                handle = BlockHandle(self._offset, len(contents))
+                self._write(contents)
+                self._write(block_trailer(contents))
+                self._offset += len(contents) + BLOCK_TRAILER_SIZE
+                self._pending_handle = handle
+            else:                              # still open: as add() leaves a block
+                if self._pending_handle is not None:
+                    self._index_block.add(find_shortest_separator(keys[a - 1], keys[a]),
+                                          self._pending_handle.encode())
+                    self._pending_handle = None
+                self._data_block.load(body.tobytes(), restarts, (b - a - 1) % interval + 1,
+                                      keys[b - 1])
+        self._last_key = keys[-1]
+        self._num_entries = n
+        return True
 
     def _flush(self) -> None:
         if self._data_block.empty:
