@@ -19,6 +19,7 @@ import pytest
 import tensorkeep as tf
 from tensorkeep.graph import op_def_library
 from tensorkeep.graph import tensor_util
+from tensorkeep.graph import variables as _variables
 
 
 def _program() -> None:
@@ -126,3 +127,71 @@ def test_const_from_an_array_equals_the_general_encoding(value: np.ndarray, dtyp
         return
     fast = tensor_util.make_tensor_proto(value, dtype=want)
     assert fast.SerializeToString() == general.SerializeToString()
+
+
+# --- shortcuts for the common case of a variable and a Saver -------------------------
+class _Array(np.ndarray):
+    """An ndarray subclass: takes none of the exact-ndarray shortcuts."""
+
+
+class _RefSubclass(_variables.RefVariable):
+    """A RefVariable subclass: the Saver takes the general conversion path for it."""
+
+
+def _variables_and_savers(as_input: Callable[[np.ndarray], object],
+                          variable: Callable[..., object]) -> None:
+    rng = np.random.default_rng(1)
+    vs = {}
+    for i in range(5):
+        value = rng.standard_normal((3, 2) if i % 2 else (4,)).astype(np.float32 if i < 3 else np.float64)
+        dtype = "float64" if i == 4 else None
+        vs[f"v{i}"] = variable(as_input(value), name=f"v{i}", dtype=dtype)
+    with tf.control_dependencies([vs["v0"].initializer]):
+        tf.no_op(name="after_init")
+    tf.train.Saver(var_list=vs)
+    tf.train.Saver(var_list=list(vs.values()), restore_sequentially=True, name="seq")
+    tf.train.Saver(var_list=vs, sharded=True, name="sharded")
+
+
+def test_variables_and_savers_take_shortcuts_to_the_general_graph() -> None:
+    """A variable from an exact ndarray is a Const of it without convert_to_tensor, and the
+    Saver takes an exact RefVariable's ref tensor without converting: the same bytes as an
+    ndarray subclass and a RefVariable subclass, which take the general paths."""
+    fast = _graph_def_bytes(lambda: _variables_and_savers(lambda a: a, tf.Variable))
+    general = _graph_def_bytes(lambda: _variables_and_savers(lambda a: a.view(_Array), _RefSubclass))
+    assert fast == general
+    assert b"_has_manual_control_dependencies" in fast
+
+
+def test_a_ref_variable_over_a_non_variable_op_is_refused_by_the_saver() -> None:
+    g = tf.Graph()
+    with g.as_default():
+        v = tf.Variable(np.zeros(2, np.float32), name="v")
+        v._variable = tf.constant([1.0, 2.0])          # not a variable op: TF's error
+        with pytest.raises(TypeError, match="Not a variable"):
+            tf.train.Saver(var_list={"v": v})
+
+
+def test_sequential_restores_pair_each_saveable_with_its_tensors() -> None:
+    g = tf.Graph()
+    with g.as_default():
+        vs = [tf.Variable(np.full(3, i, np.float32), name=f"v{i}") for i in range(4)]
+        for sharded in (False, True):
+            saver = tf.train.Saver(var_list=vs, restore_sequentially=True, sharded=sharded)
+            plan = saver._sequential_plan()
+            assert plan is not None and [s.name for _, _, s in plan] == [f"v{i}" for i in range(4)]
+            for tensors, assign, saveable in plan:
+                assert len(tensors) == len(saveable.specs) == 1
+                assert assign.type == "Assign"
+                assert assign.inputs[0] is saveable.op and assign.inputs[1] is tensors[0]
+
+
+def test_control_dependencies_share_one_true_attr() -> None:
+    g = tf.Graph()
+    with g.as_default():
+        a, b = tf.no_op(name="a"), tf.no_op(name="b")
+        with tf.control_dependencies([a, b]):
+            c = tf.no_op(name="c")
+    assert a.get_attr("_has_manual_control_dependencies") is True
+    assert b.get_attr("_has_manual_control_dependencies") is True
+    assert [op.name for op in c.control_inputs] == ["a", "b"]

@@ -41,10 +41,11 @@ def group(*inputs: Any, name: str | None = None) -> _ops.Operation:
             return no_op(name=scope)
         on_device: dict[str, list[Any]] = {}
         for inp in _flatten(inputs):
-            if hasattr(inp, "_as_graph_element") and not isinstance(inp, (_ops.Tensor, _ops.Operation)):
-                inp = inp._as_graph_element()
-            if not hasattr(inp, "device"):
-                raise TypeError(f"'{inp}' is not a tf.Operation or tf.Tensor")
+            if type(inp) is not _ops.Operation:  # else nothing to check (a Saver groups thousands)
+                if hasattr(inp, "_as_graph_element") and not isinstance(inp, (_ops.Tensor, _ops.Operation)):
+                    inp = inp._as_graph_element()
+                if not hasattr(inp, "device"):
+                    raise TypeError(f"'{inp}' is not a tf.Operation or tf.Tensor")
             on_device.setdefault(inp.device, []).append(inp)
         if len(on_device) == 1:
             (dev, deps), = on_device.items()

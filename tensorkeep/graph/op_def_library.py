@@ -154,10 +154,14 @@ def _signature(info: _OpInfo, keywords: dict[str, Any]) -> tuple[Any, ...] | Non
         value = keywords.get(name)
         if type(value) is not _ops.Tensor:
             return None
-        key.append(value._dtype)
+        dtype = value._dtype
+        # a DType by its enum (one DType per enum): ints hash without a Python __hash__ call
+        key.append(dtype.as_datatype_enum if dtype is not None else None)
     for name, value in keywords.items():
         kind = type(value)
-        if kind in _PLAIN:
+        if kind is _dt.DType:
+            key += (name, kind, value.as_datatype_enum)
+        elif kind in _PLAIN:
             key += (name, kind, value)
         elif kind is TensorShape:
             key += (name, kind, value._dims)

@@ -40,6 +40,10 @@ _VALID_OP_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 _VALID_SCOPE_NAME = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
 
 
+# One shared ``b: true`` AttrValue (operations replace attrs, never change them in place).
+_TRUE_ATTR = attr_value_pb2.AttrValue(b=True)
+
+
 def name_from_scope_name(name: str) -> str:
     return name[:-1] if name and name[-1] == "/" else name
 
@@ -142,11 +146,13 @@ class Tensor:
     # Higher than numpy's, so ``ndarray + tensor`` defers to Tensor.__radd__.
     __array_priority__ = 100
 
+    # immutable; shared by every tensor not yet shaped (a class default: one store less per tensor)
+    _shape = _UNKNOWN_SHAPE
+
     def __init__(self, op: "Operation", value_index: int, dtype: _dt.DType | None) -> None:
         self._op = op
         self._value_index = value_index
         self._dtype = dtype
-        self._shape = _UNKNOWN_SHAPE  # immutable; shared by every tensor not yet shaped
 
     @property
     def op(self) -> "Operation":
@@ -270,13 +276,20 @@ class Operation:
         self._inputs = inputs
         self._control_inputs = control_inputs
         self._attrs = dict(attrs)
-        self._device = device
+        if device:
+            self._device = device
         self._op_def = op_def
-        self._outputs = [Tensor(self, i, dt) for i, dt in enumerate(output_dtypes)]
-        self._id = 0
-        self._experimental: node_def_pb2.NodeDef | None = None  # debug_info / experimental_type
-        # _class of an op colocated with this one alone (Graph._create_op_internal)
-        self._colocated_class: attr_value_pb2.AttrValue | None = None
+        if len(output_dtypes) == 1:  # most nodes
+            self._outputs = [Tensor(self, 0, output_dtypes[0])]
+        else:
+            self._outputs = [Tensor(self, i, dt) for i, dt in enumerate(output_dtypes)]
+
+    # Defaults most nodes keep (class attributes: fewer stores per node).
+    _device = ""
+    _id = 0
+    _experimental: node_def_pb2.NodeDef | None = None  # debug_info / experimental_type
+    # _class of an op colocated with this one alone (Graph._create_op_internal)
+    _colocated_class: attr_value_pb2.AttrValue | None = None
 
     # --- identity ----------------------------------------------------------
     @property
@@ -539,16 +552,17 @@ class Graph:
         control_ops: list[Operation] = []
         current = self._current_control_dependencies()
         for c in control_inputs:
-            if hasattr(c, "_as_graph_element") and not isinstance(c, (Tensor, Operation)):
-                c = c._as_graph_element()
-            if isinstance(c, Tensor):
-                c = c.op
-            elif not isinstance(c, Operation):
-                raise TypeError(f"Can not convert a {type(c).__name__} into a Operation or Tensor.")
+            if type(c) is not Operation:  # else nothing to convert (a Saver passes thousands)
+                if hasattr(c, "_as_graph_element") and not isinstance(c, (Tensor, Operation)):
+                    c = c._as_graph_element()
+                if isinstance(c, Tensor):
+                    c = c.op
+                elif not isinstance(c, Operation):
+                    raise TypeError(f"Can not convert a {type(c).__name__} into a Operation or Tensor.")
             if c not in current:
                 control_ops.append(c)
                 current.add(c)
-                c._set_attr("_has_manual_control_dependencies", attr_value_pb2.AttrValue(b=True))
+                c._set_attr("_has_manual_control_dependencies", _TRUE_ATTR)
         return _ControlDependenciesController(self, control_ops)
 
     def _control_dependencies_for_inputs(self, input_ops: list[Operation]) -> list[Operation]:
@@ -652,7 +666,8 @@ class Graph:
         if name in self._by_name:
             raise ValueError(f"Duplicate node name in graph: '{name}'")
         control_inputs: list[Operation] | tuple[()] = ()
-        for controller in self._control_stack:
+        control_stack = self._control_stack
+        for controller in control_stack:
             if controller.control_inputs:  # else no scope adds any (init_scope opens an empty one)
                 # Distinct input ops, in order; identity-keyed, so linear in the input count.
                 input_ops = list(dict.fromkeys(t._op for t in inputs))
@@ -687,8 +702,9 @@ class Graph:
                 if coloc._device:
                     op._device = coloc._device
             op._attrs["_class"] = self._class_attr(groups)
-        for controller in self._control_stack:
-            controller._seen_nodes.add(id(op))
+        if control_stack:
+            for controller in control_stack:
+                controller._seen_nodes.add(id(op))
         if infer_shapes:
             _shape_fns.set_shapes(op)
         return op

@@ -206,6 +206,10 @@ def _saveables_for_op(op: Any, name: Any) -> list[SaveableObject]:
     if not isinstance(name, str):
         raise TypeError("names_to_saveables must be a dict mapping string names to trackable "
                         f"operations. Name is not a string: {name}")
+    if type(op) is _variables.RefVariable:  # the common case: its ref tensor, as converted below
+        t = op._variable
+        if t._op._type in _REF_VARIABLE_OPS:
+            return [ReferenceVariableSaveable(t, "", name)]
     if isinstance(op, SaveableObject):
         return [op]
     if isinstance(op, (list, tuple)) or _is_partitioned(op):
@@ -281,10 +285,31 @@ def _set_cpu0(device: str) -> str:
 
 
 class _Built:
-    """What a builder made, for the Saver's sequential restore."""
+    """What a builder made, for the Saver's sequential restore.
+
+    Kept as the lists each restore call made (restored tensors, saveables, their restore
+    ops), not as one tuple per saveable: thousands fewer objects for the garbage collector
+    to walk, and a Saver rarely restores sequentially.
+    """
 
     def __init__(self) -> None:
-        self.restores: list[tuple[list[_ops.Tensor], _ops.Operation, SaveableObject]] = []
+        self._calls: list[tuple[list[_ops.Tensor], list[SaveableObject], list[_ops.Operation]]] = []
+
+    def add(self, tensors: list[_ops.Tensor], saveables: list[SaveableObject],
+            ops: list[_ops.Operation]) -> None:
+        """Record one restore call: ``tensors`` holds each saveable's restored tensors in turn."""
+        self._calls.append((tensors, saveables, ops))
+
+    @property
+    def restores(self) -> list[tuple[list[_ops.Tensor], _ops.Operation, SaveableObject]]:
+        """(its restored tensors, its restore op, the saveable) for every saveable."""
+        out = []
+        for tensors, saveables, ops in self._calls:
+            idx = 0
+            for saveable, op in zip(saveables, ops):
+                out.append((tensors[idx:idx + len(saveable.specs)], op, saveable))
+                idx += len(saveable.specs)
+        return out
 
 
 class BaseSaverBuilder:
@@ -397,9 +422,8 @@ class BaseSaverBuilder:
                     shapes.append(shape)
             mine = tensors[idx:idx + len(saveable.specs)]
             idx += len(saveable.specs)
-            op = saveable.restore(mine, shapes)
-            assigns.append(op)
-            self._built.restores.append((mine, op, saveable))
+            assigns.append(saveable.restore(mine, shapes))
+        self._built.add(tensors, saveables, assigns)
         return control_flow_ops.group(*assigns, name=name)
 
     def _add_sharded_restore_ops(self, filename_tensor: _ops.Tensor,
@@ -756,9 +780,7 @@ class Saver:
 
     def _sequential_plan(self) -> list[tuple[list[_ops.Tensor], _ops.Operation, SaveableObject]] | None:
         built = getattr(self._builder, "_built", None)
-        if built is None or not built.restores:
-            return None
-        return built.restores
+        return (built.restores or None) if built is not None else None
 
     def _restore_one_by_one(self, sess: Any, prefix: str) -> None:
         """Read one saveable, feed it to its assign op, drop it; then the next.

@@ -103,7 +103,7 @@ def _shape_from_tensor(tensor: Any) -> TensorShape:
 
 def set_shapes(op: Any) -> None:
     """Set the static shapes of ``op``'s outputs."""
-    fn = _FNS.get(op.type)
+    fn = _FNS.get(op._type)
     if fn is None:
         shapes_attr = op._attrs.get("_output_shapes")
         if shapes_attr is not None and len(shapes_attr.list.shape) == len(op._outputs):
@@ -119,7 +119,11 @@ def set_shapes(op: Any) -> None:
                                          if t.shape.ndims is not None else "?" for t in op.inputs)
                              + ".") from None
         shapes = [UNKNOWN] * len(op._outputs)
-    for t, s in zip(op._outputs, shapes):
+    outputs = op._outputs
+    if len(outputs) == 1:  # most nodes
+        outputs[0]._shape = shapes[0]
+        return
+    for t, s in zip(outputs, shapes):
         t._shape = s
 
 
@@ -143,7 +147,7 @@ def _attr_shape(op: Any) -> list[TensorShape]:
            "BiasAdd", "AssignAdd", "AssignSub", "LogicalNot", "StaticRegexFullMatch",
            "PlaceholderV2", "Snapshot")
 def _same(op: Any) -> list[TensorShape]:
-    return [_in(op, 0)]
+    return [op._inputs[0]._shape]
 
 
 @_register("IdentityN")
@@ -153,9 +157,10 @@ def _identity_n(op: Any) -> list[TensorShape]:
 
 @_register("Assign")
 def _assign(op: Any) -> list[TensorShape]:
+    inputs = op._inputs
     if op._attrs["validate_shape"].b:
-        return [_in(op, 0).merge_with(_in(op, 1))]
-    return [_in(op, 1)]
+        return [inputs[0]._shape.merge_with(inputs[1]._shape)]
+    return [inputs[1]._shape]
 
 
 @_register("Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "FloorDiv", "FloorMod", "Maximum",

@@ -49,7 +49,7 @@ class TensorShape:
     rank = ndims
 
     def is_fully_defined(self) -> bool:
-        return self._dims is not None and all(d is not None for d in self._dims)
+        return self._dims is not None and None not in self._dims
 
     def as_list(self) -> list[int | None]:
         if self._dims is None:
@@ -77,8 +77,9 @@ class TensorShape:
             raise ValueError(f"Shapes {self} and {as_shape(other)} are incompatible")
 
     def merge_with(self, other: Any) -> "TensorShape":
-        other = as_shape(other)
-        if self._dims == other._dims:
+        if type(other) is not TensorShape:
+            other = as_shape(other)
+        if other is self or self._dims == other._dims:
             return self
         if self._dims is None:
             return other

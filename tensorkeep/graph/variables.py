@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tensorkeep import dtypes as _dt
-from tensorkeep.graph import array_ops, control_flow_ops
+from tensorkeep.graph import array_ops, constant_op, control_flow_ops
 from tensorkeep.graph import ops as _ops
 from tensorkeep.graph.op_def_library import apply_op
 from tensorkeep.graph.ops import GraphKeys, prepend_name_scope, strip_name_scope
@@ -230,7 +232,9 @@ class RefVariable(Variable):
         self._caching_device = caching_device
         from_fn = callable(initial_value)
         graph = _ops.get_default_graph()
-        scope_graph = graph if from_fn else _ops.get_graph_from_inputs([initial_value])
+        # an array belongs to no graph (get_graph_from_inputs would find none)
+        scope_graph = graph if from_fn or type(initial_value) is np.ndarray \
+            else _ops.get_graph_from_inputs([initial_value])
         # init_scope() and name_scope(name, "Variable", [initial_value]), without their
         # context managers (every variable pays for them): leave all control-dependency
         # blocks (an empty stack adds no control inputs, as init_scope's empty block), then
@@ -267,8 +271,13 @@ class RefVariable(Variable):
                     var_shape = TensorShape(shape)
                 self._variable = _variable_v2(var_shape, self._initial_value.dtype.base_dtype, scope)
         else:
-            self._initial_value = _ops.convert_to_tensor(initial_value, name="initial_value",
-                                                         dtype=dtype)
+            if type(initial_value) is np.ndarray:  # what convert_to_tensor makes of it, directly
+                self._initial_value = constant_op.constant(
+                    initial_value, dtype=None if dtype is None else _dt.as_dtype(dtype),
+                    name="initial_value")
+            else:
+                self._initial_value = _ops.convert_to_tensor(initial_value, name="initial_value",
+                                                             dtype=dtype)
             var_shape = self._initial_value.shape if validate_shape else unknown_shape()
             if shape is not None:
                 var_shape = TensorShape(shape)
