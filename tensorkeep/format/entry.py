@@ -360,7 +360,8 @@ class EntryColumns(NamedTuple):
 
 
 _BATCH_WIDTH = 64           # longer entries are left to the one-at-a-time decoder
-_PAST = 256                 # a byte position past the entry's end
+_PAST = 256                 # the "byte" read past an entry's end
+_PAD = 256                  # > the furthest read past an entry's start: 4 + 127 head, 3 varints
 
 
 def decode_entries(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> EntryColumns:
@@ -370,69 +371,101 @@ def decode_entries(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
     Where ``ok`` is True the row holds exactly what ``_decode_common`` returns for
     that entry; everything else (slices, unusual layouts, multi-byte dtypes, anything
     ``_decode_common`` refuses) is ``ok == False``, for the caller to decode one by one.
-    The few distinct dtype+shape heads are parsed once each.
+    Fields are read a byte position at a time across all entries; the few distinct
+    dtype+shape heads are parsed once each.
     """
     n = len(starts)
-    width = _BATCH_WIDTH
-    rows = np.arange(n)
-    ok = lengths <= width
-    span = np.arange(width + 1)
-    mat = buf.take(np.minimum(starts[:, None] + span, len(buf) - 1)).astype(np.int16)
-    mat[span >= np.minimum(lengths, width)[:, None]] = _PAST   # column ``width`` always past
+    starts = starts.astype(np.int64)
+    lengths = lengths.astype(np.int64)
+    # every read below is at most _PAD bytes past an entry's start
+    buf = np.concatenate([buf, np.zeros(_PAD, np.uint8)])
 
-    def at(p: np.ndarray, k: int = 0) -> np.ndarray:
-        return mat[rows, np.minimum(p + k, width)]
+    def at(rows: np.ndarray | slice, p: np.ndarray | int) -> np.ndarray:
+        """Byte ``p`` of each entry of ``rows`` (``_PAST`` past its end)."""
+        v = buf[starts[rows] + p].astype(np.int16)
+        v[p >= lengths[rows]] = _PAST
+        return v
 
+    everyone = slice(None)
     # head: 08 <dtype> 12 <shape length> <shape>, one-byte varints
-    ok &= (mat[:, 0] == 0x08) & (mat[:, 1] < 0x80) & (mat[:, 2] == 0x12) & (mat[:, 3] < 0x80)
-    head_len = np.where(ok, 4 + mat[:, 3], 4)
+    b3 = at(everyone, 3)
+    ok = (lengths <= _BATCH_WIDTH) & (at(everyone, 0) == 0x08) & (at(everyone, 1) < 0x80) \
+        & (at(everyone, 2) == 0x12) & (b3 < 0x80)
+    head_len = np.where(ok, 4 + b3, 4)
     ok &= head_len <= lengths
     head_len = np.where(ok, head_len, 4)
-    hw = int(head_len.max()) if n else 4
-    head = np.where(span[:hw] < head_len[:, None], mat[:, :hw], 0).astype(np.uint8)
-    uniq, head_id = np.unique(head.view(f"V{hw}").ravel(), return_inverse=True)
+    hw = -(-int(head_len.max()) // 8) * 8 if n else 8      # whole 64-bit words
+    head = np.lib.stride_tricks.sliding_window_view(buf, hw)[starts]
+    head[np.arange(hw) >= head_len[:, None]] = 0
+    uniq, head_id = _distinct_rows(head)
     heads: list[tuple[int, tuple[int, ...]] | None] = []
     for u in uniq:
-        b = u.tobytes()
-        parsed = _decode_canonical(b[:4 + b[3]])
+        parsed = _decode_canonical(u[:4 + u[3]])
         heads.append(None if parsed is None else (parsed[0], parsed[1]))
-    head_id = head_id.reshape(n)
-    ok &= np.array([h is not None for h in heads], bool)[head_id] if heads else ok
+    if heads:
+        ok &= np.array([h is not None for h in heads], bool)[head_id]
 
     # tail: [18 shard] [20 offset] [28 size] [35 crc32c], each only if non-zero
     p = head_len
     fields = []
     for tag, top in ((0x18, 1 << 31), (0x20, None), (0x28, None)):   # 9-byte varints < 2**63
-        has = at(p) == tag
+        rows = np.flatnonzero(at(everyone, p) == tag)
         value = np.zeros(n, np.int64)
-        if has.any():
-            value, q, valid = _uvarints(mat, rows, p + 1, width)
-            good = valid & (value > 0)
-            ok &= ~has | (good if top is None else good & (value < top))
-            value = np.where(has, value, 0)
-            p = np.where(has, q, p)
+        if rows.size:
+            got, after = _uvarints(at, rows, p[rows] + 1)
+            good = (after >= 0) & (got > 0)
+            if top is not None:
+                good &= got < top
+            ok[rows] &= good
+            value[rows] = got
+            p = p.copy()
+            p[rows] = after
         fields.append(value)
-    has = (at(p) == 0x35) & (p + 5 == lengths)
-    crc = (at(p, 1) | (at(p, 2).astype(np.int64) << 8) | (at(p, 3).astype(np.int64) << 16)
-           | (at(p, 4).astype(np.int64) << 24))
-    crc = np.where(has, crc, 0)
-    p = np.where(has, lengths, p)
+    rows = np.flatnonzero((at(everyone, p) == 0x35) & (p + 5 == lengths))
+    crc = np.zeros(n, np.int64)
+    q = p[rows]
+    for k in range(4):
+        crc[rows] |= at(rows, q + 1 + k).astype(np.int64) << (8 * k)
+    p = p.copy()
+    p[rows] = lengths[rows]
     ok &= p == lengths
     return EntryColumns(ok, heads, head_id, fields[0], fields[1], fields[2], crc)
 
 
-def _uvarints(mat: np.ndarray, rows: np.ndarray, p: np.ndarray, width: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_uvarint` at ``p`` of every row: (values, positions after, valid)."""
-    nine = np.arange(9)
-    b = mat[rows[:, None], np.minimum(p[:, None] + nine, width)]
-    last = b < 0x80
-    valid = last.any(axis=1)
-    k = last.argmax(axis=1)
-    valid &= (k == 0) | (b[rows, k] != 0)          # overlong: no
-    parts = (b & 0x7F).astype(np.int64) << (7 * nine)
-    parts[nine > k[:, None]] = 0
-    return parts.sum(axis=1), p + k + 1, valid
+def _distinct_rows(rows: np.ndarray) -> tuple[list[bytes], np.ndarray]:
+    """The distinct rows of a uint8 matrix (width a multiple of 8) as bytes, and each
+    row's index among them: rows are hashed to one integer, grouped by it, and the
+    grouping is confirmed byte for byte (a collision falls back to sorting rows)."""
+    words = rows.view(np.uint64)
+    h = np.zeros(len(rows), np.uint64)
+    for j in range(words.shape[1]):
+        h = h * np.uint64(0x9E3779B97F4A7C15) + words[:, j]
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if not (rows == rows[first[inverse]]).all():
+        u, first, inverse = np.unique(rows.view(f"V{rows.shape[1]}").ravel(),
+                                      return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+    return [rows[i].tobytes() for i in first.tolist()], inverse
+
+
+def _uvarints(at, rows: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """:func:`_uvarint` at ``p`` of each entry of ``rows``: (values, positions after, or
+    -1 where there is no minimal varint of at most 9 bytes), a byte position at a time."""
+    value = np.zeros(len(rows), np.int64)
+    after = np.full(len(rows), -1, np.int64)
+    live = np.arange(len(rows))
+    for k in range(9):
+        b = at(rows[live], p[live] + k).astype(np.int64)
+        b[b == _PAST] = 0x80                         # past the end: never terminates
+        value[live] |= (b & 0x7F) << (7 * k)
+        stop = b < 0x80
+        done = live[stop & ((b != 0) | (k == 0))]    # a final zero byte is overlong
+        after[done] = p[done] + k + 1
+        live = live[~stop]
+        if not live.size:
+            break
+    return value, after
 
 
 def encode_shape(shape: tuple[int, ...] | list[int]) -> bytes:
