@@ -21,9 +21,12 @@ its size estimate reaches ``block_size``; an entry with ``len(key) + len(value)
 >= 2 * block_size`` first flushes the current block so it starts its own; the
 index entry of a flushed block is added lazily, when the next key is known,
 under ``find_shortest_separator(last_key, next_key)``; the last block's entry
-uses ``find_short_successor(last_key)``. Blocks are never compressed.
+uses ``find_short_successor(last_key)``. Blocks are never compressed. A large
+batch into a fresh builder (a bundle's whole index) is encoded in numpy at once,
+to the same bytes.
 
-Reader (``Table``): parses the footer and index block eagerly and nothing else;
+Reader (``Table``): parses the footer and index block eagerly and nothing else
+(``scan`` lists every entry, plain blocks decoded in numpy by ``Block.scan``);
 each data block is read on demand: handle checked against the buffer length,
 trailer type checked, checksum verified (by default), Snappy blocks
 decompressed under a size bound. All corruption is :class:`DataLossError`
