@@ -195,3 +195,13 @@ def test_control_dependencies_share_one_true_attr() -> None:
     assert a.get_attr("_has_manual_control_dependencies") is True
     assert b.get_attr("_has_manual_control_dependencies") is True
     assert [op.name for op in c.control_inputs] == ["a", "b"]
+
+
+@pytest.mark.parametrize("groups", [[b"loc:@v"], [b"loc:@b", b"loc:@a", b"loc:@b"], [b"loc:@x/y"] * 3])
+def test_class_attr_filled_in_place_equals_one_built_from_a_list_value(groups: list[bytes]) -> None:
+    from tensorkeep.proto import attr_value_pb2
+
+    general = attr_value_pb2.AttrValue(list=attr_value_pb2.AttrValue.ListValue(s=sorted(set(groups))))
+    fast = tf.Graph._class_attr(groups)
+    assert fast.SerializeToString(deterministic=True) == general.SerializeToString(deterministic=True)
+    assert fast == general and fast.HasField("list")
