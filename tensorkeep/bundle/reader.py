@@ -527,6 +527,8 @@ class BundleReader:
         return out
 
     def close(self) -> None:
+        self._fast = None                   # holds the maps too
+        self._fast_calls = 0
         self._maps.clear()
         if self._crc_pool is not None:
             self._crc_pool.shutdown(wait=True)
