@@ -231,7 +231,7 @@ class BundleReader:
         if fast is not None:
             found = fast.get(name)
             if found is not None:
-                m, start, end, crc, npdt, shape = found
+                m, start, end, crc, (npdt, shape) = found
                 if crc is None or _crc32c_raw(m[start:end]) == crc:
                     return np.ndarray(shape, npdt, m, start)
         else:
@@ -276,7 +276,7 @@ class BundleReader:
         return np.frombuffer(view, dtype=npdt).reshape(shape)
 
     def _build_fast(self) -> dict[str, tuple]:
-        """name -> (mapped data file, start, end, raw CRC-32C or None, dtype, shape) of
+        """name -> (mapped data file, start, end, raw CRC-32C or None, (dtype, shape)) of
         every entry ``_get_fast`` would read, decoded for the whole index at once.
 
         Holds only entries that pass every check ``_get_fast`` makes (canonical
@@ -322,7 +322,7 @@ class BundleReader:
             crcs = [None] * picked.size
         return dict(zip(names, zip(map(maps.__getitem__, cols.shard_id[picked].tolist()),
                                    cols.offset[picked].tolist(), ends[picked].tolist(), crcs,
-                                   (i[0] for i in info), (i[1] for i in info))))
+                                   info)))
 
     def _check_entry(self, kb: bytes, e: BundleEntry) -> None:
         try:

@@ -412,7 +412,9 @@ def decode_entries(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
         rows = np.flatnonzero(at(everyone, p) == tag)
         value = np.zeros(n, np.int64)
         if rows.size:
-            got, after = _uvarints(at, rows, p[rows] + 1)
+            q = p[rows] + 1
+            got, used = _uvarints(buf, starts[rows] + q, lengths[rows] - q)
+            after = np.where(used > 0, q + used, -1)
             good = (after >= 0) & (got > 0)
             if top is not None:
                 good &= got < top
@@ -449,23 +451,26 @@ def _distinct_rows(rows: np.ndarray) -> tuple[list[bytes], np.ndarray]:
     return [rows[i].tobytes() for i in first.tolist()], inverse
 
 
-def _uvarints(at, rows: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-    """:func:`_uvarint` at ``p`` of each entry of ``rows``: (values, positions after, or
-    -1 where there is no minimal varint of at most 9 bytes), a byte position at a time."""
-    value = np.zeros(len(rows), np.int64)
-    after = np.full(len(rows), -1, np.int64)
-    live = np.arange(len(rows))
+def _uvarints(buf: np.ndarray, at: np.ndarray, room: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_uvarint` at each position ``at`` of ``buf`` with ``room`` bytes left in its
+    entry: (values, bytes used, or 0 where there is no minimal varint of at most 9
+    bytes), a byte position at a time over the varints not yet ended."""
+    value = np.zeros(len(at), np.int64)
+    used = np.zeros(len(at), np.int64)
+    live = np.arange(len(at))
+    pos, left = at, room
     for k in range(9):
-        b = at(rows[live], p[live] + k).astype(np.int64)
-        b[b == _PAST] = 0x80                         # past the end: never terminates
+        b = buf[pos].astype(np.int64)
+        b[left <= 0] = 0x80                          # past the end: never terminates
         value[live] |= (b & 0x7F) << (7 * k)
         stop = b < 0x80
-        done = live[stop & ((b != 0) | (k == 0))]    # a final zero byte is overlong
-        after[done] = p[done] + k + 1
-        live = live[~stop]
-        if not live.size:
+        done = stop & ((b != 0) | (k == 0))         # a final zero byte is overlong
+        used[live[done]] = k + 1
+        more = ~stop
+        if not more.any():
             break
-    return value, after
+        live, pos, left = live[more], pos[more] + 1, left[more] - 1
+    return value, used
 
 
 def encode_shape(shape: tuple[int, ...] | list[int]) -> bytes:
