@@ -205,3 +205,38 @@ def test_class_attr_filled_in_place_equals_one_built_from_a_list_value(groups: l
     fast = tf.Graph._class_attr(groups)
     assert fast.SerializeToString(deterministic=True) == general.SerializeToString(deterministic=True)
     assert fast == general and fast.HasField("list")
+
+
+@pytest.mark.parametrize("value", [
+    np.arange(6, dtype=np.float32).reshape(2, 3),
+    np.arange(5, dtype=np.int64),
+    np.arange(4, dtype=np.float64).astype(">f8"),      # big-endian: not its own bytes
+    np.arange(3, dtype=np.uint16),                       # not a tensor_content dtype
+    np.array([1.5], np.float32),                          # one element: typed field
+    np.zeros((2, 0), np.float32),                         # no elements
+    np.arange(8, dtype=np.float32)[::2],                 # a strided view: its C-order bytes
+    np.arange(300, dtype=np.uint8).astype(np.uint8),      # content longer than 127 bytes
+    np.arange(40000, dtype=np.float32).reshape(200, 200),  # lengths of 3-byte varints
+    np.arange(6, dtype=np.float32).view(_Array),          # a subclass: the general path
+])
+def test_a_const_parsed_from_its_head_equals_the_filled_one(value: np.ndarray) -> None:
+    from tensorkeep.proto import attr_value_pb2
+
+    filled = attr_value_pb2.AttrValue()
+    tensor_util.fill_tensor_proto(filled.tensor, value)
+    for _ in range(2):                                   # the head, worked out then reused
+        encoded = tensor_util.array_tensor_attr(value)
+        takes_shortcut = type(value) is np.ndarray and value.size > 1 and \
+            value.dtype.isnative and value.dtype != np.uint16
+        assert (encoded is not None) == takes_shortcut
+        if encoded is not None:
+            data, dt, dims = encoded
+            assert data == filled.SerializeToString(deterministic=True)
+            assert attr_value_pb2.AttrValue.FromString(data) == filled
+            assert dt.as_datatype_enum == filled.tensor.dtype and dims == value.shape
+    g = tf.Graph()
+    with g.as_default():
+        const = tf.constant(value)
+    assert const.op._attrs["value"].SerializeToString(deterministic=True) == \
+        filled.SerializeToString(deterministic=True)
+    assert const.shape.as_list() == list(value.shape)

@@ -19,9 +19,14 @@ def constant(value: Any, dtype: Any = None, shape: Any = None, name: str = "Cons
     """A ``Const`` node (TF1 ``tf.constant``); a scalar fills ``shape``."""
     if isinstance(value, _ops.Tensor):
         raise TypeError(f"Expected a constant value, got the Tensor {value}")
-    value_attr = _attrs.AttrValue()
-    dt, dims = tensor_util.fill_tensor_proto(value_attr.tensor, value, dtype=dtype,
-                                             shape=None if shape is None else as_shape(shape).as_list())
+    encoded = tensor_util.array_tensor_attr(value) if dtype is None and shape is None else None
+    if encoded is not None:  # an array encoded as its own bytes: one parse
+        data, dt, dims = encoded
+        value_attr = _attrs.AttrValue.FromString(data)
+    else:
+        value_attr = _attrs.AttrValue()
+        dt, dims = tensor_util.fill_tensor_proto(value_attr.tensor, value, dtype=dtype,
+                                                 shape=None if shape is None else as_shape(shape).as_list())
     if verify_shape and shape is not None and list(np.shape(value)) != as_shape(shape).as_list():
         raise TypeError(f"Expected Tensor's shape: {as_shape(shape)}, got {TensorShape(np.shape(value))}.")
     g = _ops.get_default_graph()

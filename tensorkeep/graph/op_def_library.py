@@ -187,7 +187,7 @@ def _apply(graph: _ops.Graph, info: _OpInfo, op_type: str, scope: str,
                 info.plans.clear()
             info.plans[signature] = (attr_protos, output_dtypes, ref_positions)
     op = graph._create_op_internal(
-        op_type, inputs, list(output_dtypes), name=scope, attrs=attr_protos, op_def=info.op_def,
+        op_type, inputs, output_dtypes, name=scope, attrs=attr_protos, op_def=info.op_def,
         colocate_with=[inputs[i]._op for i in ref_positions] if ref_positions else None)
     if info.has_full_type:
         _set_full_type(op, info.op_def, attr_protos)
@@ -285,7 +285,9 @@ def _flat(value: Any) -> list[Any]:
 def _convert_list(arg: Any, values: list[Any], inferred: dict[str, Any],
                   keywords: dict[str, Any]) -> list[_ops.Tensor]:
     if arg.type_list_attr:
-        out = [_ops.convert_to_tensor(v, name=arg.name) for v in values]
+        # a Tensor converts to itself (a Saver's SaveV2 takes thousands)
+        out = [v if type(v) is _ops.Tensor else _ops.convert_to_tensor(v, name=arg.name)
+               for v in values]
         inferred[arg.type_list_attr] = [t.dtype.base_dtype for t in out]
         return out
     dtype = None

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from tensorkeep import dtypes as _dt
+from tensorkeep.format.coding import encode_varint
 from tensorkeep.proto import tensor_pb2, tensor_shape_pb2
 
 # dtypes whose multi-element values Python writes to tensor_content (verified on TF 2.21).
@@ -131,6 +132,45 @@ def _shape_proto(dims: tuple[int, ...]) -> tensor_shape_pb2.TensorShapeProto:
         proto = _SHAPE_PROTOS[dims] = tensor_shape_pb2.TensorShapeProto(
             dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in dims])
     return proto
+
+
+# (numpy dtype, dims) -> (DType, the serialized ``AttrValue{tensor}`` up to its content bytes),
+# or None where arrays of that dtype and shape do not take the tensor_content shortcut
+_ATTR_HEADS: dict[tuple[np.dtype, tuple[int, ...]], tuple[_dt.DType, bytes] | None] = {}
+
+
+def array_tensor_attr(values: np.ndarray) -> tuple[bytes, _dt.DType, tuple[int, ...]] | None:
+    """``AttrValue(tensor=make_tensor_proto(values))`` serialized, its dtype and dims, for an
+    exact ndarray that :func:`fill_tensor_proto` would encode as its own bytes; else None.
+
+    The bytes before the content (AttrValue.tensor tag and length, then TensorProto's
+    ``dtype``, ``tensor_shape`` and ``tensor_content`` tag and length, in field order) are
+    worked out once per dtype and shape, so a Const of an array is one parse of
+    head + bytes rather than a field-by-field fill.
+    """
+    if type(values) is not np.ndarray:
+        return None
+    key = (values.dtype, values.shape)
+    if key in _ATTR_HEADS:
+        head = _ATTR_HEADS[key]
+    else:
+        head = None
+        # fill_tensor_proto's shortcut, decided by dtype and shape alone
+        if values.size > 1 and values.dtype.fields is None and (
+                values.dtype.byteorder == "<" or (values.dtype.isnative and sys.byteorder == "little")):
+            own = _dt.as_dtype(values.dtype)
+            if own in _CONTENT_TYPES:
+                proto = tensor_pb2.TensorProto(dtype=own.as_datatype_enum)
+                proto.tensor_shape.CopyFrom(_shape_proto(values.shape))
+                nbytes = values.size * values.dtype.itemsize
+                body = proto.SerializeToString(deterministic=True) + b"\x22" + encode_varint(nbytes)
+                head = (own, b"\x42" + encode_varint(len(body) + nbytes) + body)
+        if len(_ATTR_HEADS) >= 1024:
+            _ATTR_HEADS.clear()
+        _ATTR_HEADS[key] = head
+    if head is None:
+        return None
+    return head[1] + values.tobytes(), head[0], values.shape
 
 
 def make_tensor_proto(values: Any, dtype: Any = None, shape: Any = None) -> tensor_pb2.TensorProto:
