@@ -90,7 +90,10 @@ class BundleWriter:
         self._writers: list[AtomicWriter] = []
         self._index_writer: AtomicWriter | None = None
         self._shard_bytes = [0] * num_shards
-        self._staged = [bytearray() for _ in range(num_shards)]
+        # per shard: a staging buffer, reused (allocated on first use, its pages touched
+        # once), and how much of it is filled
+        self._stage: list[memoryview | None] = [None] * num_shards
+        self._filled = [0] * num_shards
         self._pool: ThreadPoolExecutor | None = None
         self._finished = False
         try:
@@ -121,12 +124,16 @@ class BundleWriter:
                     buf = None
                 if buf is not None and len(buf) < _OVERLAP_BYTES:
                     size = len(buf)
-                    staged = self._staged[0]
-                    offset = self._writers[0].bytes_written + len(staged)
-                    staged += buf
+                    stage = self._stage[0]
+                    if stage is None:
+                        stage = self._new_stage(0)
+                    filled = self._filled[0]
+                    offset = self._writers[0].bytes_written + filled
+                    stage[filled:filled + size] = buf
+                    self._filled[0] = filled = filled + size
                     raw = _crc32c_raw(buf)
                     crc = ((((raw >> 15) | (raw << 17)) & 0xFFFFFFFF) + MASK_DELTA) & 0xFFFFFFFF
-                    if len(staged) >= _STAGE_BYTES:
+                    if filled >= _STAGE_BYTES:
                         self._flush(0)
                     self._shard_bytes[0] += size
                     self._entries[kb] = encode_entry(dtype.as_datatype_enum, value.shape, 0,
@@ -188,7 +195,6 @@ class BundleWriter:
         shape = arr.shape
         shard = self._pick_shard()
         writer = self._writers[shard]
-        staged = self._staged[shard]
         if dtype is _dt.string:
             self._flush(shard)
             offset = writer.bytes_written
@@ -206,10 +212,15 @@ class BundleWriter:
                 buf = tensor_data.numeric_buffer(arr, dtype)
             size = len(buf)
             if size < _OVERLAP_BYTES:
-                offset = writer.bytes_written + len(staged)
-                staged += buf
+                stage = self._stage[shard]
+                if stage is None:
+                    stage = self._new_stage(shard)
+                filled = self._filled[shard]
+                offset = writer.bytes_written + filled
+                stage[filled:filled + size] = buf
+                self._filled[shard] = filled = filled + size
                 raw = crc32c(buf)
-                if len(staged) >= _STAGE_BYTES:
+                if filled >= _STAGE_BYTES:
                     self._flush(shard)
             else:
                 self._flush(shard)
@@ -231,10 +242,19 @@ class BundleWriter:
         return encode_entry(dtype.as_datatype_enum, shape, shard, offset, size, crc)
 
     def _flush(self, shard: int) -> None:
-        staged = self._staged[shard]
-        if staged:
-            self._writers[shard].write(staged)
-            self._staged[shard] = bytearray()
+        filled = self._filled[shard]
+        if filled:
+            stage = self._stage[shard]
+            assert stage is not None
+            self._writers[shard].write(stage[:filled])
+            self._filled[shard] = 0
+
+    def _new_stage(self, shard: int) -> memoryview:
+        """The shard's staging buffer: room for a full stage plus one more small tensor
+        (np.empty: pages are touched only as they fill, then reused)."""
+        stage = memoryview(np.empty(_STAGE_BYTES + _OVERLAP_BYTES, np.uint8))
+        self._stage[shard] = stage
+        return stage
 
     def _pick_shard(self) -> int:
         if self.num_shards == 1:
