@@ -432,6 +432,14 @@ def test_whole_index_table_reads_what_the_one_at_a_time_path_reads(tmp_path, mon
                 assert a.dtype == want.dtype and a.shape == want.shape
                 assert a.dtype == object or not a.flags.writeable
                 np.testing.assert_array_equal(a, want)
+            assert r.shape(k) == slow.shape(k) == want.shape
+            assert r.dtype(k) is slow.dtype(k)
+            if want.dtype != object:
+                outs = [np.full_like(want, 1), np.full_like(want, 1)]
+                assert r.get(k, out=outs[0]) is outs[0]
+                assert slow.get(k, out=outs[1]) is outs[1]
+                for out in outs:
+                    np.testing.assert_array_equal(out, want)
         assert slow._fast is None
         monkeypatch.undo()
 
@@ -455,6 +463,8 @@ def test_whole_index_table_still_catches_flipped_bits(tmp_path) -> None:
     assert r._fast is not None and victim in r._fast
     with pytest.raises(errors.DataLossError, match="[Cc]hecksum"):
         r.get(victim)
+    with pytest.raises(errors.DataLossError, match="[Cc]hecksum"):
+        r.get(victim, out=np.empty_like(tensors[victim]))
 
 
 def _table_bytes(items: list[tuple[bytes, bytes]]) -> bytes:

@@ -186,9 +186,17 @@ class BundleReader:
         return keys_str(self._keys)
 
     def dtype(self, key: str | bytes) -> _dt.DType:
+        if key.__class__ is str:
+            found = self._fast_lookup(key)
+            if found is not None:
+                return found[4][2]
         return _dt.from_enum(self.entry(key).dtype)
 
     def shape(self, key: str | bytes) -> tuple[int, ...]:
+        if key.__class__ is str:
+            found = self._fast_lookup(key)
+            if found is not None:
+                return found[4][1]
         return self.entry(key).shape
 
     # -- reading ----------------------------------------------------------------------
@@ -200,8 +208,8 @@ class BundleReader:
         ``out``, the bytes read straight into ``out`` (no temporary).
         Strings: an object array of ``bytes``.
         """
-        if out is None and key.__class__ is str:
-            arr = self._get_fast(key)
+        if key.__class__ is str:
+            arr = self._get_fast(key) if out is None else self._read_into_fast(key, out)
             if arr is not None:
                 return arr
         kb = key.encode("utf-8", "surrogateescape") if key.__class__ is str else key_bytes(key)
@@ -227,17 +235,11 @@ class BundleReader:
         whole index is decoded at once (:meth:`_build_fast`) and later lookups of
         common entries are a dictionary hit, a checksum and an array header.
         """
-        fast = self._fast
-        if fast is not None:
-            found = fast.get(name)
-            if found is not None:
-                m, start, end, crc, (npdt, shape) = found
-                if crc is None or _crc32c_raw(m[start:end]) == crc:
-                    return np.ndarray(shape, npdt, m, start)
-        else:
-            self._fast_calls += 1
-            if self._fast_calls >= _FAST_AFTER:
-                self._fast = self._build_fast()
+        found = self._fast_lookup(name)
+        if found is not None:
+            m, start, end, crc, (npdt, shape, _) = found
+            if crc is None or _crc32c_raw(m[start:end]) == crc:
+                return np.ndarray(shape, npdt, m, start)
         pos = self._raw.get(name.encode("utf-8", "surrogateescape"))
         data = self._fast_index
         if pos.__class__ is not int or data is None:
@@ -275,9 +277,44 @@ class BundleReader:
             return np.frombuffer(view, dtype=npdt)
         return np.frombuffer(view, dtype=npdt).reshape(shape)
 
+    def _fast_lookup(self, name: str) -> tuple | None:
+        """``name``'s row of the whole-index table (see :meth:`_build_fast`), or None;
+        the table is built once ``_FAST_AFTER`` lookups have been made without it."""
+        fast = self._fast
+        if fast is None:
+            self._fast_calls += 1
+            if self._fast_calls < _FAST_AFTER:
+                return None
+            fast = self._fast = self._build_fast()
+        return fast.get(name)
+
+    def _read_into_fast(self, name: str, out: np.ndarray) -> np.ndarray | None:
+        """``get(name, out=out)`` for a small common entry and a matching C-contiguous
+        writable ``out``, from the whole-index table; None for anything else (the
+        general path then reads, or raises, as ever)."""
+        found = self._fast_lookup(name)
+        if found is None:
+            return None
+        m, start, end, crc, (npdt, shape, _) = found
+        if end - start > _MAP_COPY_BYTES or out.__class__ is not np.ndarray \
+                or out.dtype != npdt or out.shape != shape:
+            return None
+        flags = out.flags
+        if not (flags.c_contiguous and flags.writeable):
+            return None
+        try:
+            view = memoryview(out).cast("B")
+        except (ValueError, TypeError):         # dtypes the buffer protocol cannot name
+            view = memoryview(out.reshape(-1).view(np.uint8))
+        view[:] = m[start:end]
+        if crc is not None and _crc32c_raw(view) != crc:
+            return None                             # the general path reports it
+        return out
+
     def _build_fast(self) -> dict[str, tuple]:
-        """name -> (mapped data file, start, end, raw CRC-32C or None, (dtype, shape)) of
-        every entry ``_get_fast`` would read, decoded for the whole index at once.
+        """name -> (mapped data file, start, end, raw CRC-32C or None, (numpy dtype,
+        shape, DType)) of every entry ``_get_fast`` would read, decoded for the whole
+        index at once; also answers ``shape``, ``dtype`` and small reads into arrays.
 
         Holds only entries that pass every check ``_get_fast`` makes (canonical
         layout, numeric dtype, size matching the shape, shard and byte range inside
@@ -313,7 +350,8 @@ class BundleReader:
             return {}
         keys = self._names
         names = keys if picked.size == len(keys) else list(map(keys.__getitem__, picked.tolist()))
-        heads = [None if k is None else (k[0], h[1]) for k, h in zip(kinds, cols.heads)]
+        heads = [None if k is None else (k[0], h[1], _dt.from_enum(h[0]))
+                 for k, h in zip(kinds, cols.heads)]
         info = list(map(heads.__getitem__, cols.head_id[picked].tolist()))
         if self.verify_checksums:
             rot = (cols.crc32c[picked] - MASK_DELTA) & 0xFFFFFFFF
