@@ -243,16 +243,25 @@ def test_table_add_many_refuses_unsorted_keys() -> None:
         tb.add_many([(b"b", b""), (b"a", b"")])
 
 
-@pytest.mark.parametrize("field,value", [("offset", -8), ("offset", 1 << 40), ("size", -4),
-                                         ("shard_id", -1), ("shard_id", 5), ("crc32c", 1)])
+@pytest.mark.parametrize("field,value", [
+    ("offset", -8), ("offset", 1 << 40), ("size", -4), ("shard_id", -1), ("shard_id", 5),
+    ("crc32c", 1),
+    ("shape", (1 << 40, 1 << 40)),          # its byte count does not fit in int64
+    ("offset", (1 << 63) - 2),              # offset + size wraps around int64 ...
+])
 def test_fast_read_falls_back_to_the_checked_path_on_bad_fields(tmp_path, field, value):
     """A hostile entry the fused reader cannot vouch for gets the general path's error."""
     import dataclasses
+
+    from tensorkeep.format.crc32c import masked_crc32c
 
     arr = np.arange(4, dtype=np.float32)
     prefix = write_bundle(str(tmp_path / "ok"), {"x": arr})
     good = BundleReader(prefix).entry("x")
     bad = dataclasses.replace(good, **{field: value})
+    if field == "offset" and value > len(arr.tobytes()):
+        # ... and the checksum is that of the empty range such a wrapped end would slice
+        bad = dataclasses.replace(bad, crc32c=masked_crc32c(b""))
     evil = str(tmp_path / "evil")
     chunks: list[bytes] = []
     t = TableBuilder(chunks.append)

@@ -330,10 +330,12 @@ class BundleReader:
         u8 = np.frombuffer(data, np.uint8)
         cols = decode_entries(u8, pos + 3 + u8[pos + 1], u8[pos + 2].astype(np.int64))
         kinds = [_FAST_DTYPES.get(h[0]) if h is not None else None for h in cols.heads]
-        nbytes = np.array([-1 if k is None else k[1] * tensor_data.num_elements(h[1])
-                           for k, h in zip(kinds, cols.heads)] or [-1], np.int64)
+        # bytes each head's tensor holds; -1 (matches no size) for any other dtype, and
+        # for a shape whose byte count would not fit the int64 columns (a hostile entry)
+        nbytes = [-1 if k is None else k[1] * tensor_data.num_elements(h[1])
+                  for k, h in zip(kinds, cols.heads)]
+        nbytes = np.array([n if 0 <= n < (1 << 62) else -1 for n in nbytes] or [-1], np.int64)
         good = cols.ok & (cols.size == nbytes[cols.head_id]) & (cols.shard_id < self._num_files)
-        ends = cols.offset + cols.size
         maps: list[memoryview | None] = []
         for shard in range(self._num_files):
             used = good & (cols.shard_id == shard)
@@ -343,8 +345,10 @@ class BundleReader:
                     m = self._data(shard)[1]
                 except errors.OpError:                  # reported by the general path
                     pass
-            good &= ~used | (ends <= (-1 if m is None else len(m)))
+            # offset + size <= len(m), written so that no sum can wrap around int64
+            good &= ~used | (cols.offset <= (-1 if m is None else len(m)) - cols.size)
             maps.append(m)
+        ends = cols.offset + cols.size                  # in range wherever good
         picked = np.flatnonzero(good)
         if picked.size == 0:
             return {}
