@@ -215,7 +215,7 @@ def test_table_batch_encoding_writes_the_bytes_add_writes(monkeypatch) -> None:
                        for _ in range(n)})
         lengths = rng.choice([[0, 3, 30, 127], [0, 3, 30, 200]])
         items = [(k, bytes(rng.getrandbits(8) for _ in range(rng.choice(lengths)))) for k in keys]
-        block_size = rng.choice([256, 300, 1024, 4096, 262144])
+        block_size = rng.choice([128, 256, 300, 1024, 4096, 262144])
         interval = rng.choice([1, 2, 3, 16])
         extra = rng.random() < 0.3               # more entries after the batch
         expect += len(items) >= 256 and width < 128 and lengths[-1] < 128

@@ -361,7 +361,9 @@ class EntryColumns(NamedTuple):
 
 _BATCH_WIDTH = 64           # longer entries are left to the one-at-a-time decoder
 _PAST = 256                 # the "byte" read past an entry's end
-_PAD = 256                  # > the furthest read past an entry's start: 4 + 127 head, 3 varints
+# zero bytes appended to the buffer: more than the furthest read past an entry's start
+# (a head of at most 64 bytes, rounded to 8; else 4 bytes + three 10-byte fields + crc)
+_PAD = 128
 
 
 def decode_entries(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> EntryColumns:

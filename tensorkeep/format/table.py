@@ -176,7 +176,7 @@ class TableBuilder:
         keys = [k for k, _ in items]
         values = [v for _, v in items]
         n = len(keys)
-        if 2 * OVERLY_LARGE_BLOCK_RATIO * 0x80 > OVERLY_LARGE_BLOCK_RATIO * self.block_size:
+        if OVERLY_LARGE_BLOCK_RATIO * self.block_size <= 2 * 0x7F:
             return False                 # tiny blocks: the large-entry rule could apply
         if not (all(k.__class__ is bytes for k in keys) and all(v.__class__ is bytes for v in values)):
             return False
@@ -228,26 +228,17 @@ class TableBuilder:
         stream = src.take(np.arange(total) + np.repeat(seg_src - seg_out, seg_len))
         entry_at = np.append(seg_out[::3], total).tolist()
         for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
-            body = stream[entry_at[a]:entry_at[b]]
+            if self._pending_handle is not None:      # the previous block's index entry
+                self._index_block.add(find_shortest_separator(keys[a - 1], keys[a]),
+                                      self._pending_handle.encode())
+                self._pending_handle = None
+            body = stream[entry_at[a]:entry_at[b]].tobytes()
             restarts = [entry_at[r] - entry_at[a] for r in range(a, b, interval)]
             if i < closed:
-                if self._pending_handle is not None:
-                    self._index_block.add(find_shortest_separator(keys[a - 1], keys[a]),
-                                          self._pending_handle.encode())
-                contents = body.tobytes() + struct.pack(f"<{len(restarts) + 1}I", *restarts,
-                                                        len(restarts))
-                handle = BlockHandle(self._offset, len(contents))
-                self._write(contents)
-                self._write(block_trailer(contents))
-                self._offset += len(contents) + BLOCK_TRAILER_SIZE
-                self._pending_handle = handle
+                self._pending_handle = self._emit(
+                    body + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts)))
             else:                              # still open: as add() leaves a block
-                if self._pending_handle is not None:
-                    self._index_block.add(find_shortest_separator(keys[a - 1], keys[a]),
-                                          self._pending_handle.encode())
-                    self._pending_handle = None
-                self._data_block.load(body.tobytes(), restarts, (b - a - 1) % interval + 1,
-                                      keys[b - 1])
+                self._data_block.load(body, restarts, (b - a - 1) % interval + 1, keys[b - 1])
         self._last_key = keys[-1]
         self._num_entries = n
         return True
@@ -258,12 +249,16 @@ class TableBuilder:
         self._pending_handle = self._write_block(self._data_block)
 
     def _write_block(self, block: BlockBuilder) -> BlockHandle:
-        contents = block.finish()
+        handle = self._emit(block.finish())
+        block.reset()
+        return handle
+
+    def _emit(self, contents: bytes) -> BlockHandle:
+        """Write a finished block and its trailer; where it went."""
         handle = BlockHandle(self._offset, len(contents))
         self._write(contents)
         self._write(block_trailer(contents))
         self._offset += len(contents) + BLOCK_TRAILER_SIZE
-        block.reset()
         return handle
 
     def finish(self) -> int:
