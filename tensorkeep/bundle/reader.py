@@ -83,7 +83,8 @@ class BundleReader:
                     raise errors.data_loss("bundle header (empty key) missing from the index",
                                            filename=self.index_path, key=keys[0])
                 header_raw = self._table.value_at(locs[0])
-                del keys[0], locs[0]
+                del keys[0]
+                locs = locs[1:]
                 if not all(map(operator.lt, keys, islice(keys, 1, None))):
                     bad = next(b for a, b in zip(keys, keys[1:]) if not a < b)
                     raise errors.data_loss("keys out of order in the index (repeated or "
@@ -91,7 +92,8 @@ class BundleReader:
         except errors.DataLossError as exc:
             raise _with_file(exc, self.index_path) from None
         self._keys: list[bytes] = keys if header_raw is not None else []
-        self._locs: list[int | memoryview] = locs if header_raw is not None else []
+        # each entry's offset in the index: an int64 array from the fast scan, else a list
+        self._locs: list[int | memoryview] | np.ndarray = locs if header_raw is not None else []
         if header_raw is None:
             raise errors.data_loss("bundle index has no header entry", filename=self.index_path)
         self.header = _with_file_call(lambda: BundleHeader.decode(header_raw, key=b""), self.index_path)
@@ -116,7 +118,8 @@ class BundleReader:
     @functools.cached_property
     def _raw(self) -> dict[bytes, int | memoryview]:
         """key -> where its entry is; built on the first lookup (a listing needs none)."""
-        return dict(zip(self._keys, self._locs))
+        locs = self._locs
+        return dict(zip(self._keys, locs.tolist() if isinstance(locs, np.ndarray) else locs))
 
     # -- listing ----------------------------------------------------------------------
 
@@ -324,7 +327,7 @@ class BundleReader:
         if data is None or not self._keys:
             return {}
         try:
-            pos = np.array(self._locs, np.int64)
+            pos = np.asarray(self._locs, np.int64)
         except (TypeError, ValueError):                 # values of a decompressed block
             return {}
         u8 = np.frombuffer(data, np.uint8)

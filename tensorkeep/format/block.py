@@ -43,6 +43,7 @@ _U32 = struct.Struct("<I")
 # writers use 16 and 1), and at most this many key-matrix cells per chunk.
 _SCAN_MAX_RUN = 64
 _SCAN_CELLS = 1 << 18
+_GATHER_CELLS = 16000
 _HEADER = np.arange(3)
 
 
@@ -279,67 +280,33 @@ class Block:
             return iter(())
         return self.iter_from(0)
 
-    def scan(self) -> tuple[list[bytes], np.ndarray] | None:
-        """Every entry's full key and block offset, decoded for all restart runs at once.
-
-        The listing of a large index (10,000 entries) in numpy instead of a
-        per-entry loop: all runs between restart points are walked in lockstep, then
-        each key's bytes are gathered from the entry that last wrote them (keys are
-        prefix-compressed against their predecessor). Returns the same keys and
-        entry offsets as :meth:`entries`, or None whenever the block is anything but
-        plain -- a header varint of two or more bytes, a restart run that does not
-        end exactly where the next begins, a restart entry sharing a prefix, a run
-        longer than 64 entries, any malformation -- so that the caller takes the
-        checked path, which decodes or raises exactly as before.
-        """
+    def run_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Start and end of every restart run (block offsets), or None if the restart
+        array is not strictly increasing from 0 and below the entries' end."""
         num = self._num_restarts
         limit = self._restart_offset
-        if num == 0:
+        if num == 0 or limit == 0:
             return None
-        if limit == 0:
-            return [], np.zeros(0, np.int64)
-        u8 = np.frombuffer(self._view, np.uint8)
         starts = np.frombuffer(self._view, "<u4", num, limit).astype(np.int64)
         if starts[0] != 0 or starts[-1] >= limit or (num > 1 and (starts[1:] <= starts[:-1]).any()):
             return None
         ends = np.empty_like(starts)
         ends[:-1] = starts[1:]
         ends[-1] = limit
-        # Walk every run in lockstep. Header bytes are read before they are checked:
-        # every position stays below ``limit`` (the restart array follows), and a
-        # header of multi-byte varints is caught below, after the walk.
-        lanes = np.arange(num)
-        pos = starts
-        steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for _ in range(_SCAN_MAX_RUN):
-            head = u8[pos[:, None] + _HEADER]
-            nxt = pos + 3 + head[:, 1] + head[:, 2]
-            if (nxt > ends).any():
-                return None
-            steps.append((lanes, pos, head))
-            more = nxt != ends
-            if not more.any():
-                break
-            lanes, pos, ends = lanes[more], nxt[more], ends[more]
-        else:
+        return starts, ends
+
+    def scan(self) -> tuple[list[bytes], np.ndarray] | None:
+        """Every entry's full key and block offset, decoded for all restart runs at once
+        (see :func:`scan_runs`); None when the block is anything but plain, so that the
+        caller takes the checked path, which decodes or raises exactly as before."""
+        if self._num_restarts == 0:
             return None
-        heads = np.concatenate([h for _, _, h in steps])
-        if heads.max() >= 0x80 or steps[0][2][:, 0].any():
-            return None                 # multi-byte varints, or a restart entry sharing a prefix
-        # entries in file order: run after run, each run's entries in step order
-        counts = np.bincount(np.concatenate([lane for lane, _, _ in steps]), minlength=num)
-        first = np.zeros(num, np.int64)
-        np.cumsum(counts[:-1], out=first[1:])
-        dest = np.concatenate([first[lane] + i for i, (lane, _, _) in enumerate(steps)])
-        order = np.empty(len(dest), np.int64)
-        order[dest] = np.arange(len(dest))
-        where = np.concatenate([p for _, p, _ in steps])[order]
-        heads = heads[order].astype(np.int32)
-        shared = heads[:, 0]
-        length = shared + heads[:, 1]
-        if (shared[1:] > length[:-1]).any():           # shares more than its predecessor has
+        if self._restart_offset == 0:
+            return [], np.zeros(0, np.int64)
+        bounds = self.run_bounds()
+        if bounds is None:
             return None
-        return _gather_keys(u8, where + 3, shared, length, first), where
+        return scan_runs(np.frombuffer(self._view, np.uint8), *bounds)
 
     def _restart_key(self, i: int, target: bytes) -> bytes:
         """Full key of the restart entry ``i`` (its ``shared_bytes`` must be 0)."""
@@ -387,36 +354,86 @@ class Block:
                 return
 
 
+def scan_runs(u8: np.ndarray, starts: np.ndarray, ends: np.ndarray
+              ) -> tuple[list[bytes], np.ndarray] | None:
+    """Every entry's full key and position in restart runs ``[starts[i], ends[i])`` of
+    ``u8`` (runs in key order: one block's, or several blocks' back to back).
+
+    The listing of a large index (10,000 entries) in numpy instead of a per-entry
+    loop: all runs are walked in lockstep, then each key's bytes are gathered from
+    the entry that last wrote them (keys are prefix-compressed against their
+    predecessor). Returns the same keys and entry positions as :meth:`Block.entries`,
+    or None whenever an entry is anything but plain -- a header varint of two or
+    more bytes, a run that does not end exactly at its end, a restart entry
+    sharing a prefix, a run longer than 64 entries, any malformation.
+    Header bytes are read before they are checked: every run must be followed by
+    at least 3 bytes of ``u8`` (a block's restart array follows its entries).
+    """
+    num = len(starts)
+    lanes = np.arange(num)
+    pos = starts
+    steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for _ in range(_SCAN_MAX_RUN):
+        head = u8[pos[:, None] + _HEADER]
+        nxt = pos + 3 + head[:, 1] + head[:, 2]
+        if (nxt > ends).any():
+            return None
+        steps.append((lanes, pos, head))
+        more = nxt != ends
+        if not more.any():
+            break
+        lanes, pos, ends = lanes[more], nxt[more], ends[more]
+    else:
+        return None
+    heads = np.concatenate([h for _, _, h in steps])
+    if heads.max() >= 0x80 or steps[0][2][:, 0].any():
+        return None                 # multi-byte varints, or a restart entry sharing a prefix
+    # entries in file order: run after run, each run's entries in step order
+    counts = np.bincount(np.concatenate([lane for lane, _, _ in steps]), minlength=num)
+    first = np.zeros(num, np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    dest = np.concatenate([first[lane] + i for i, (lane, _, _) in enumerate(steps)])
+    order = np.empty(len(dest), np.int64)
+    order[dest] = np.arange(len(dest))
+    where = np.concatenate([p for _, p, _ in steps])[order]
+    shared = heads[:, 0].take(order).astype(np.int64)
+    length = shared + heads[:, 1].take(order)
+    if (shared[1:] > length[:-1]).any():           # shares more than its predecessor has
+        return None
+    return _gather_keys(u8, where + 3, shared, length, first), where
+
+
 def _gather_keys(u8: np.ndarray, delta: np.ndarray, shared: np.ndarray, length: np.ndarray,
                  first: np.ndarray) -> list[bytes]:
     """Full keys from prefix-compressed entries (``delta``: where each key's own bytes
     start; ``first``: the entries that begin restart runs, which share nothing).
 
     Byte ``j`` of key ``e`` was written by the latest entry ``k <= e`` with
-    ``shared[k] <= j`` (later entries inherited it): a running maximum along each
-    row of a key-length x entries matrix finds ``k``. Done in chunks of whole
-    runs, so the matrices stay small.
+    ``shared[k] <= j`` (later entries inherited it), at ``delta[k] - shared[k] + j``.
+    That position grows with ``k`` (entries are stored in order and each is at least
+    3 header bytes past its predecessor's key), so a running maximum along each row
+    of a key-length x entries matrix of candidate positions finds it. Done in
+    chunks of whole runs, so the matrices stay small.
     """
     total = len(length)
     width = int(length.max()) if total else 0
     if width == 0:
         return [b""] * total
-    cols = np.arange(width, dtype=np.int32)[:, None]
-    base = (delta - shared).astype(np.int32)
+    cols = np.arange(width, dtype=np.int64)[:, None]
+    base = delta - shared
     bounds = [0, total]
-    if total * width > _SCAN_CELLS:
+    if total * width > _GATHER_CELLS:
         cuts = np.append(first, total)
-        targets = np.arange(1, total * width // _SCAN_CELLS + 1) * max(1, _SCAN_CELLS // width)
+        targets = np.arange(1, total * width // _GATHER_CELLS + 1) * max(1, _GATHER_CELLS // width)
         picked = np.searchsorted(cuts, targets, side="right") - 1
         bounds = sorted(set(cuts[picked].tolist()) | {0, total})
     keys: list[bytes] = []
     for a, b in zip(bounds, bounds[1:]):
         sh, ln = shared[a:b], length[a:b]
-        src = (cols >= sh) * np.arange(b - a, dtype=np.int32)
-        np.maximum.accumulate(src, axis=1, out=src)
-        idx = base[a:b][src]
-        idx += cols
-        mat = u8.take(idx, mode="clip")
+        at = base[a:b] + cols                       # where byte j would be, if k wrote it
+        at *= cols >= sh                            # ... 0 where entry k did not
+        np.maximum.accumulate(at, axis=1, out=at)
+        mat = u8.take(at, mode="clip")             # past-the-key cells: zeroed next
         np.putmask(mat, cols >= ln, 0)
         last = mat[np.maximum(ln - 1, 0), np.arange(b - a)]
         mat = np.ascontiguousarray(mat.T)
@@ -433,4 +450,5 @@ def empty_block() -> bytes:
     return BlockBuilder().finish()
 
 
-__all__ = ["BlockBuilder", "Block", "common_prefix_length", "common_prefix_lengths", "empty_block"]
+__all__ = ["BlockBuilder", "Block", "common_prefix_length", "common_prefix_lengths", "empty_block",
+           "scan_runs"]

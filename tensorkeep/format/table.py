@@ -46,7 +46,8 @@ import numpy as np
 
 from tensorkeep.errors import DataLossError, data_loss
 from tensorkeep.format import snappy
-from tensorkeep.format.block import Block, BlockBuilder, common_prefix_length, common_prefix_lengths
+from tensorkeep.format.block import (Block, BlockBuilder, common_prefix_length, common_prefix_lengths,
+                                     scan_runs)
 from tensorkeep.format.coding import decode_varint32, encode_varint
 from tensorkeep.format.crc32c import crc32c, mask, unmask
 from tensorkeep.format.footer import BLOCK_TRAILER_SIZE, FOOTER_LENGTH, BlockHandle, Footer
@@ -400,21 +401,26 @@ class Table:
         for i in range(len(self._index_keys)):
             yield from self._block(i)
 
-    def scan(self) -> tuple[list[bytes], list[int | memoryview]]:
+    def scan(self) -> tuple[list[bytes], list[int | memoryview] | np.ndarray]:
         """Every entry in stored order: its key, and where its value is (see :meth:`value_at`).
 
         The fast listing used when a bundle is opened: keys in one list and, in a
-        parallel list, each value recorded as the table-buffer offset of its entry
-        (an ``int``), resolved by :meth:`value_at` only when asked; a decompressed
-        block's values are recorded as memoryviews. Plain blocks are decoded by
-        :meth:`Block.scan` (numpy, all restart runs at once), others by a
-        per-entry loop; entries whose header is not three one-byte varints, and
-        anything malformed, go through :class:`Block`'s checked iteration, which
-        raises the same errors. The same entries as :meth:`items`, in its order.
+        parallel sequence, each value recorded as the table-buffer offset of its
+        entry, resolved by :meth:`value_at` only when asked. When every data block
+        is plain and held in ``_bytes`` (the usual case), all their restart runs are
+        decoded at once (:func:`scan_runs`, numpy) and the offsets come as an int64
+        array; otherwise as a list, a decompressed block's values as memoryviews,
+        plain blocks by :meth:`Block.scan` and others by a per-entry loop. Entries
+        whose header is not three one-byte varints, and anything malformed, go
+        through :class:`Block`'s checked iteration, which raises the same errors.
+        The same entries as :meth:`items`, in its order.
         """
         keys: list[bytes] = []
         locs: list[int | memoryview] = []
         data = self._bytes
+        fast = self._scan_all()
+        if fast is not None:
+            return fast
         for i in range(len(self._index_keys)):
             handle = self._handle(i)
             block = self._block(i)
@@ -454,10 +460,40 @@ class Table:
                     locs.append(value)
         return keys, locs
 
+    def _scan_all(self) -> tuple[list[bytes], np.ndarray] | None:
+        """:meth:`scan` of a table whose data blocks are all plain, held in ``_bytes`` and
+        stored in key order: every restart run of every block walked at once (one
+        :func:`scan_runs`, which relies on entries lying in key order), or None."""
+        data = self._bytes
+        count = len(self._index_keys)
+        if data is None or count == 0:
+            return None
+        starts: list[np.ndarray] = []
+        ends: list[np.ndarray] = []
+        after = 0                           # blocks must lie in key order in the file too
+        for i in range(count):
+            try:
+                block = self._block(i)      # checksum verified here
+            except DataLossError:
+                return None                 # raised again, in order, by the per-block path
+            if block.view.obj is not data or block.num_restarts == 0:
+                return None
+            bounds = block.run_bounds()
+            handle = self._handle(i)
+            base = handle.offset
+            if bounds is None or base < after:
+                return None
+            after = base + handle.size
+            starts.append(bounds[0] + base)
+            ends.append(bounds[1] + base)
+        return scan_runs(np.frombuffer(data, np.uint8), np.concatenate(starts),
+                         np.concatenate(ends))
+
     def value_at(self, pos: int | memoryview) -> memoryview:
         """The value recorded by :meth:`scan` (a checked entry header at ``pos``)."""
-        if not isinstance(pos, int):
+        if isinstance(pos, memoryview):
             return pos
+        pos = int(pos)
         data = self._bytes
         if data is not None:
             shared, unshared, vlen = data[pos:pos + 3]
