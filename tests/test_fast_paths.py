@@ -29,6 +29,7 @@ from tensorkeep.bundle.reader import BundleReader
 from tensorkeep.bundle.writer import write_bundle
 from tensorkeep.format import block as block_mod
 from tensorkeep.format import entry as E
+from tensorkeep.format import table as table_mod
 from tensorkeep.format.block import Block, BlockBuilder
 from tensorkeep.format.coding import encode_signed_varint64, encode_varint
 from tensorkeep.format.entry import BundleEntry
@@ -112,7 +113,9 @@ def _table(rng: random.Random, n: int, block_size: int) -> tuple[bytes, dict[byt
     return b"".join(out), model
 
 
-def test_table_scan_matches_items() -> None:
+@pytest.mark.parametrize("numpy_from", [0, table_mod._SCAN_NUMPY_BYTES])
+def test_table_scan_matches_items(monkeypatch, numpy_from: int) -> None:
+    monkeypatch.setattr(table_mod, "_SCAN_NUMPY_BYTES", numpy_from)   # 0: numpy for all
     rng = random.Random(7)
     whole = 0
     for _ in range(150):
@@ -136,7 +139,7 @@ def test_table_scan_matches_items() -> None:
         assert got == keys == [k for k, _ in t.items()]
         assert [bytes(t.value_at(v)) for v in locs] == values
         whole += isinstance(locs, np.ndarray) and t.num_data_blocks > 1
-    assert whole > 40
+    assert (whole > 40) if numpy_from == 0 else (whole == 0)   # small tables: per-entry loop
 
 
 def _plain_table(rng: random.Random, n: int) -> tuple[list[bytes], list[bytes]]:
@@ -145,9 +148,10 @@ def _plain_table(rng: random.Random, n: int) -> tuple[list[bytes], list[bytes]]:
     return keys, [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 20))) for _ in keys]
 
 
-def test_table_scan_of_blocks_stored_out_of_key_order() -> None:
+def test_table_scan_of_blocks_stored_out_of_key_order(monkeypatch) -> None:
     """A table whose data blocks lie in the file in reverse key order (legal: the index
     names each block's place) lists the same as one stored in order."""
+    monkeypatch.setattr(table_mod, "_SCAN_NUMPY_BYTES", 0)
     rng = random.Random(11)
     for _ in range(20):
         keys, values = _plain_table(rng, 120)
@@ -189,7 +193,9 @@ def test_table_scan_of_blocks_stored_out_of_key_order() -> None:
         assert keys2 == keys and isinstance(locs2, np.ndarray) and t2.num_data_blocks > 1
 
 
-def test_table_scan_raises_what_items_raises_on_corruption() -> None:
+@pytest.mark.parametrize("numpy_from", [0, table_mod._SCAN_NUMPY_BYTES])
+def test_table_scan_raises_what_items_raises_on_corruption(monkeypatch, numpy_from: int) -> None:
+    monkeypatch.setattr(table_mod, "_SCAN_NUMPY_BYTES", numpy_from)
     rng = random.Random(8)
     data, model = _table(rng, 60, 256)
     for pos in range(0, len(data) - 48, 7):
@@ -492,11 +498,15 @@ def _mixed_tensors(n: int) -> dict[str, np.ndarray]:
     return out
 
 
-def test_whole_index_table_reads_what_the_one_at_a_time_path_reads(tmp_path, monkeypatch):
+@pytest.mark.parametrize("numpy_from", [0, table_mod._SCAN_NUMPY_BYTES])
+def test_whole_index_table_reads_what_the_one_at_a_time_path_reads(tmp_path, monkeypatch,
+                                                                   numpy_from: int):
     tensors = _mixed_tensors(300)
     prefix = write_bundle(str(tmp_path / "ck"), tensors)
     for verify in (True, False):
+        monkeypatch.setattr(table_mod, "_SCAN_NUMPY_BYTES", numpy_from)
         r = BundleReader(prefix, verify_checksums=verify)
+        assert isinstance(r._locs, np.ndarray) == (numpy_from == 0)    # index listed in numpy
         got = {k: r.get(k) for k in tensors}
         assert r._fast is not None and len(r._fast) == 300       # every numeric entry
         monkeypatch.setattr(reader_mod, "_FAST_AFTER", 1 << 30)

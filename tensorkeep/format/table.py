@@ -60,6 +60,9 @@ DEFAULT_BLOCK_SIZE = 262144  # the block_size every TF checkpoint writer uses (2
 DEFAULT_RESTART_INTERVAL = 16  # table::Options default block_restart_interval
 OVERLY_LARGE_BLOCK_RATIO = 2  # kOverlyLargeBlockRatio in table_builder.cc
 _BATCH_MIN = 256              # add_many batches from this size are encoded at once
+# scan() lists smaller tables (~2,500 bundle entries) with a per-entry loop: numpy's fixed
+# cost (~1 ms more on a process's first call) is more than the loop's there
+_SCAN_NUMPY_BYTES = 64 << 10
 
 _U32 = struct.Struct("<I")
 
@@ -410,7 +413,8 @@ class Table:
         is plain and held in ``_bytes`` (the usual case), all their restart runs are
         decoded at once (:func:`scan_runs`, numpy) and the offsets come as an int64
         array; otherwise as a list, a decompressed block's values as memoryviews,
-        plain blocks by :meth:`Block.scan` and others by a per-entry loop. Entries
+        plain blocks by :meth:`Block.scan` and others by a per-entry loop. Tables
+        under ``_SCAN_NUMPY_BYTES`` are read by the per-entry loop alone. Entries
         whose header is not three one-byte varints, and anything malformed, go
         through :class:`Block`'s checked iteration, which raises the same errors.
         The same entries as :meth:`items`, in its order.
@@ -418,9 +422,11 @@ class Table:
         keys: list[bytes] = []
         locs: list[int | memoryview] = []
         data = self._bytes
-        fast = self._scan_all()
-        if fast is not None:
-            return fast
+        vectorize = len(self._view) >= _SCAN_NUMPY_BYTES
+        if vectorize:
+            fast = self._scan_all()
+            if fast is not None:
+                return fast
         for i in range(len(self._index_keys)):
             handle = self._handle(i)
             block = self._block(i)
@@ -430,7 +436,7 @@ class Table:
                     locs.append(value)
                 continue
             base = handle.offset
-            fast = block.scan()
+            fast = block.scan() if vectorize else None
             if fast is not None:
                 keys += fast[0]
                 locs += (fast[1] + base).tolist()
