@@ -132,3 +132,60 @@ def test_tensorflow_reads_ours_and_we_read_tensorflows(tf, tmp_path):
     ck = tensorkeep.load(path)
     got = ck["v/.ATTRIBUTES/VARIABLE_VALUE"]
     assert got.dtype == np.float16 and got.tolist() == [0, 1, 2, 3]
+
+
+def _restore_outcome(prefix, make_target, **kw):  # type: ignore[no-untyped-def]
+    target = make_target()
+    try:
+        res = tensorkeep.load(prefix, into=target, **kw)
+    except Exception as exc:  # noqa: BLE001  (compared between the two paths)
+        res = (type(exc), str(exc))
+    return res, {k: (v.dtype, v.tolist()) if isinstance(v, np.ndarray) else v
+                 for k, v in target.items()}
+
+
+@pytest.mark.parametrize("case", ["plain", "mixed", "read-only", "subset"])
+def test_restore_hot_path_matches_the_walk(tmp_path, monkeypatch, case):
+    """Top-level arrays of the stored dtype and shape are copied without the general
+    walk once the whole-index table exists; the outcome is the walk's in every case."""
+    from tensorkeep.bundle import reader as reader_mod
+    from tensorkeep.checkpoint.reader import LazyCheckpoint
+
+    stored = {f"v{i:03d}": np.arange(i, i + 6, dtype=np.float32).reshape(2, 3) for i in range(120)}
+    stored["f64"] = np.arange(6.0)
+    tensorkeep.save(stored, tmp_path / "c")
+
+    def make_target():  # type: ignore[no-untyped-def]
+        t = {k: np.zeros_like(v) for k, v in stored.items()}
+        if case in ("mixed", "read-only"):
+            t["v005"] = np.zeros((2, 3), np.float64)           # cast on the way in
+            t["v006"] = np.zeros((3, 2), np.float32)           # shape mismatch
+            t["v007"] = np.zeros((3, 4), np.float32)[:2, :3]   # not contiguous
+            t["nested"] = {"x": np.zeros(1)}                    # missing
+            del t["v008"]                                       # unexpected
+        if case == "read-only":
+            t["v050"].setflags(write=False)
+        return t
+
+    kw = {"strict": False}
+    if case == "subset":
+        kw["names"] = [k for k in stored if k != "v010"]      # v010 missing from the view
+    calls = []
+    real = LazyCheckpoint.read_into_exact
+
+    def spy(self, name, out):  # type: ignore[no-untyped-def]
+        ok = real(self, name, out)
+        calls.append(ok)
+        return ok
+
+    monkeypatch.setattr(LazyCheckpoint, "read_into_exact", spy)
+    monkeypatch.setattr(reader_mod, "_FAST_AFTER", 0)
+    fast = _restore_outcome(tmp_path / "c", make_target, **kw)
+    assert sum(calls) > (40 if case == "read-only" else 100)   # the hot path was taken
+    if case == "subset":
+        assert getattr(fast[0], "missing_keys", fast[0]) == ["v010"]
+    if case == "read-only":
+        assert fast[0][0] is errors.InvalidArgumentError and "read-only" in fast[0][1]
+    monkeypatch.setattr(LazyCheckpoint, "read_into_exact", lambda self, name, out: False)
+    slow = _restore_outcome(tmp_path / "c", make_target, **kw)
+    assert fast == slow

@@ -182,7 +182,13 @@ def restore(target: Any, arrays: Mapping[str, Any], strict: bool = True,
         raise errors.InvalidArgumentError(
             f"cannot restore into a {type(target).__name__}; pass a mapping of arrays, a PyTorch "
             f"module, optimizer or state_dict, or a JAX pytree")
+    exact = getattr(arrays, "read_into_exact", None)
     for k, v in kids:
+        # a top-level array of the stored dtype and shape: copied without the walk
+        if exact is not None and v.__class__ is np.ndarray and k.__class__ is str and k \
+                and exact(k, v):
+            used.add(k)
+            continue
         walk(target, k, v, join("", k))
     unexpected = [n for n in arrays if n not in used]
     return check(missing, unexpected, strict, what, mismatched)

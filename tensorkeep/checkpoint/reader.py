@@ -255,6 +255,18 @@ class LazyCheckpoint(Mapping):  # type: ignore[type-arg]
         out[...] = self[name]
         return out
 
+    def read_into_exact(self, name: str, out: np.ndarray) -> bool:
+        """Read ``name`` into ``out`` if that is a plain copy: a small tensor of
+        ``out``'s dtype and shape, ``out`` C-contiguous and writable, the checksum
+        matching. False for anything else (including a name not here): the caller
+        then takes :meth:`read_into` or reports the mismatch. A restore's hot path."""
+        keyset = self._keyset
+        if keyset is None:
+            keyset = self._names()
+        if not self._is_v2 or name not in keyset:
+            return False
+        return self._reader._read_into_fast(name, out) is not None
+
     def __repr__(self) -> str:
         return f"<LazyCheckpoint {self.prefix!r}: {len(self)} tensors>"
 
