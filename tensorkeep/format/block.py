@@ -39,8 +39,11 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 _U32 = struct.Struct("<I")
 
-# Block.scan: at most this many entries per restart run before it gives up (the
-# writers use 16 and 1), and at most this many key-matrix cells per chunk.
+# scan_runs: at most this many entries per restart run before it gives up (the
+# writers use 16 and 1). Key matrices are built a chunk at a time: at most
+# _SCAN_CELLS cells in common_prefix_lengths, _GATHER_CELLS in _gather_keys (its
+# int64 positions then stay under malloc's 128 KiB mmap threshold, so each chunk
+# reuses the last one's memory instead of faulting in fresh pages).
 _SCAN_MAX_RUN = 64
 _SCAN_CELLS = 1 << 18
 _GATHER_CELLS = 16000
