@@ -240,3 +240,99 @@ def test_a_const_parsed_from_its_head_equals_the_filled_one(value: np.ndarray) -
     assert const.op._attrs["value"].SerializeToString(deterministic=True) == \
         filled.SerializeToString(deterministic=True)
     assert const.shape.as_list() == list(value.shape)
+
+
+# --- a variable from an array, its nodes created directly ----------------------------
+def _array_variables() -> None:
+    """Variables from arrays in the cases the direct path takes and the ones it leaves to
+    the general path, with later nodes whose names depend on the names the variables took."""
+    rng = np.random.default_rng(2)
+    a32 = rng.standard_normal((3, 2)).astype(np.float32)
+    tf.Variable(a32, name="v")
+    tf.Variable(a32 * 2, name="v")                       # uniquified: v_1
+    tf.Variable(rng.standard_normal(4), name="V")         # float64; case-insensitive: V_2
+    tf.Variable(np.arange(5, dtype=np.int64))             # default name
+    tf.Variable(np.arange(3, dtype=np.int32), name="outer/")   # a name taken verbatim
+    with tf.name_scope("outer"):
+        w = tf.Variable(a32, name="w", trainable=False)
+        tf.Variable(a32, name="w_1/")
+    tf.Variable(np.array([1.5], np.float32), name="one")  # one element: the general path
+    tf.Variable(a32, name="typed", dtype=tf.float64)      # dtype given: the general path
+    with tf.control_dependencies([w.initializer]):         # left by the variable (init_scope)
+        tf.Variable(a32, name="in_deps")
+    with tf.device("/cpu:0"):                               # a device: the general path
+        tf.Variable(a32, name="on_cpu")
+    with tf.colocate_with(w.op):                            # colocated: the general path
+        tf.Variable(a32, name="coloc")
+    tf.identity(w, name="w/read")                          # read_1
+    tf.no_op(name="v/Assign")                               # Assign_1
+    tf.Variable(a32, name="v/Assign")                       # a scope over an op's name
+    tf.train.Saver(var_list=tf.global_variables())
+
+
+def _meta_bytes(build: Callable[[], None]) -> tuple[bytes, bytes, list[tuple[str, int]]]:
+    """The GraphDef and MetaGraphDef ``build`` makes, and the names it used (later names depend
+    on them)."""
+    g = tf.Graph()
+    with g.as_default():
+        build()
+        meta = tf.train.export_meta_graph()
+        names = sorted(g._names_in_use.items())
+    return (g.as_graph_def(add_shapes=True).SerializeToString(deterministic=True),
+            meta.SerializeToString(deterministic=True), names)
+
+
+def _general_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_variables.RefVariable, "_build_from_array", lambda *args: False)
+
+
+def test_variables_from_arrays_built_directly_equal_the_general_graph(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: list[str] = []
+    real = _variables.RefVariable._build_from_array
+
+    def counting(self, graph, scope, value):  # type: ignore[no-untyped-def]
+        took = real(self, graph, scope, value)
+        if took:
+            taken.append(scope)
+        return took
+
+    monkeypatch.setattr(_variables.RefVariable, "_build_from_array", counting)
+    _variables._FROM_ARRAY_PLANS.clear()
+    first = _meta_bytes(_array_variables)                 # plans worked out as they go
+    again = _meta_bytes(_array_variables)                 # every plan seen before
+    assert taken == 2 * ["v/", "v_1/", "V_2/", "Variable/", "outer/", "outer_1/w/", "w_1/",
+                         "in_deps/", "v/Assign_2/"]
+    _general_variables(monkeypatch)
+    general = _meta_bytes(_array_variables)
+    assert first == general
+    assert again == general
+
+
+def _underscore_in_scope() -> None:
+    with tf.name_scope("a"):
+        tf.Variable(np.zeros(2, np.float32), name="_x/")
+
+
+@pytest.mark.parametrize("build", [
+    lambda: (tf.no_op(name="x/initial_value/"), tf.Variable(np.zeros(2, np.float32), name="x")),
+    lambda: (tf.no_op(name="x/"), tf.Variable(np.zeros(2, np.float32), name="x/")),
+    lambda: tf.Variable(np.zeros(2, np.float32), name="_x"),
+    _underscore_in_scope,
+    lambda: (tf.get_default_graph().finalize(), tf.Variable(np.zeros(2, np.float32), name="x")),
+])
+def test_variables_from_arrays_are_named_and_refused_as_by_the_general_path(
+        build: Callable[[], object], monkeypatch: pytest.MonkeyPatch) -> None:
+    def outcome() -> tuple[str, str, list[str], list[str]]:
+        g = tf.Graph()
+        error = ("", "")
+        with g.as_default():
+            try:
+                build()
+            except Exception as exc:  # noqa: BLE001 - the error is what is compared
+                error = (type(exc).__name__, str(exc))
+        return (*error, sorted(g._names_in_use), [op.name for op in g.get_operations()])
+
+    direct = outcome()
+    _general_variables(monkeypatch)
+    assert direct == outcome()

@@ -102,14 +102,19 @@ def _input_names(op_def: Any) -> list[str]:
 _BY_TYPE: dict[str, _OpInfo] = {}
 
 
-def apply_op(op_type: str, name: str | None = None, **keywords: Any) -> _ops.Operation:
-    """Create a node of ``op_type``; keywords are the OpDef's input and attr names."""
+def _type_info(op_type: str) -> _OpInfo:
     info = _BY_TYPE.get(op_type)
     if info is None:
         op_def = op_defs.get(op_type)
         if op_def is None:
             raise NotImplementedError(f"Op type not registered '{op_type}'")
         info = _BY_TYPE[op_type] = _info(op_def)
+    return info
+
+
+def apply_op(op_type: str, name: str | None = None, **keywords: Any) -> _ops.Operation:
+    """Create a node of ``op_type``; keywords are the OpDef's input and attr names."""
+    info = _type_info(op_type)
     graph = _graph_of(info, keywords)
     if graph is _ops.get_default_graph():
         return _apply_in_scope(graph, info, op_type, name, keywords)
@@ -183,15 +188,37 @@ def _apply(graph: _ops.Graph, info: _OpInfo, op_type: str, scope: str,
     else:
         inputs, ref_positions, attr_protos, output_dtypes = _build(info, op_type, keywords)
         if signature is not None:
-            if len(info.plans) >= _MAX_PLANS:
-                info.plans.clear()
-            info.plans[signature] = (attr_protos, output_dtypes, ref_positions)
+            _remember(info, signature, (attr_protos, output_dtypes, ref_positions))
     op = graph._create_op_internal(
         op_type, inputs, output_dtypes, name=scope, attrs=attr_protos, op_def=info.op_def,
         colocate_with=[inputs[i]._op for i in ref_positions] if ref_positions else None)
     if info.has_full_type:
         _set_full_type(op, info.op_def, attr_protos)
     return op
+
+
+def _remember(info: _OpInfo, signature: tuple[Any, ...],
+              plan: tuple[dict[str, Any], list[Any], tuple[int, ...]]) -> None:
+    if len(info.plans) >= _MAX_PLANS:
+        info.plans.clear()
+    info.plans[signature] = plan
+
+
+def node_plan(op_type: str, keywords: dict[str, Any]
+              ) -> tuple[dict[str, attr_value_pb2.AttrValue], list[_dt.DType | None], Any]:
+    """The attrs, output dtypes and OpDef that ``apply_op(op_type, **keywords)`` gives its
+    node, from the plan it would use, for callers that build such nodes themselves (a
+    variable's, a Saver's). Every input must be a Tensor and every attr value plain data,
+    so working the plan out creates no node."""
+    info = _type_info(op_type)
+    signature = _signature(info, keywords)
+    assert signature is not None and not info.has_full_type, (op_type, keywords)
+    plan = info.plans.get(signature)
+    if plan is None:
+        _, ref_positions, attrs, output_dtypes = _build(info, op_type, dict(keywords))
+        plan = (attrs, output_dtypes, ref_positions)
+        _remember(info, signature, plan)
+    return plan[0], plan[1], info.op_def
 
 
 def _build(info: _OpInfo, op_type: str, keywords: dict[str, Any]

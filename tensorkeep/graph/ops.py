@@ -688,10 +688,7 @@ class Graph:
             self._apply_device_functions(op)
         if len(colocation) == 1:  # one op's groups: its _class, worked out once per op
             coloc = colocation[0]
-            cls = coloc._colocated_class
-            if cls is None:
-                cls = coloc._colocated_class = self._class_attr(coloc.colocation_groups())
-            op._attrs["_class"] = cls
+            op._attrs["_class"] = self._colocated_class_of(coloc)
             if coloc._device:
                 op._device = coloc._device
         elif colocation:
@@ -707,6 +704,36 @@ class Graph:
         if infer_shapes:
             _shape_fns.set_shapes(op)
         return op
+
+    def _adds_nothing(self) -> bool:
+        """Whether a node created now gets nothing from the graph's state: no control
+        dependencies, device, colocation or attr scope in force, and not finalized."""
+        return not (self._finalized or self._control_stack or self._device_stack
+                    or self._colocation_stack or self._attr_scope_map)
+
+    def _create_plain_op(self, name: str, op_type: str, inputs: list[Tensor] | tuple[()],
+                         output_dtype: _dt.DType | None, attrs: dict[str, attr_value_pb2.AttrValue],
+                         op_def: Any, colocate_with: Operation | None = None) -> Operation:
+        """``_create_op_internal`` for callers that did its work already: ``name`` is
+        uniquified (or taken verbatim) and valid, ``inputs`` are this graph's Tensors and
+        :meth:`_adds_nothing` holds. One output, whose shape the caller sets; the op is
+        colocated with ``colocate_with`` when given (its ``_class`` and device)."""
+        if name in self._by_name:
+            raise ValueError(f"Duplicate node name in graph: '{name}'")
+        op = Operation(self, name, op_type, inputs, (output_dtype,), attrs, (), "", op_def)
+        self._add_op(op)
+        if colocate_with is not None:
+            op._attrs["_class"] = self._colocated_class_of(colocate_with)
+            if colocate_with._device:
+                op._device = colocate_with._device
+        return op
+
+    def _colocated_class_of(self, op: Operation) -> attr_value_pb2.AttrValue:
+        """The ``_class`` of an op colocated with ``op`` alone, worked out once per op."""
+        cls = op._colocated_class
+        if cls is None:
+            cls = op._colocated_class = self._class_attr(op.colocation_groups())
+        return cls
 
     @staticmethod
     def _class_attr(groups: list[bytes]) -> attr_value_pb2.AttrValue:

@@ -16,9 +16,12 @@ from typing import Any
 import numpy as np
 
 from tensorkeep import dtypes as _dt
-from tensorkeep.graph import array_ops, constant_op, control_flow_ops
+from tensorkeep.graph import array_ops, constant_op, control_flow_ops, op_defs
+from tensorkeep.graph import tensor_shape, tensor_util
+from tensorkeep.graph import attrs as _attrs
 from tensorkeep.graph import ops as _ops
-from tensorkeep.graph.op_def_library import apply_op
+from tensorkeep.graph import shape_fns as _shape_fns
+from tensorkeep.graph.op_def_library import apply_op, node_plan
 from tensorkeep.graph.ops import GraphKeys, prepend_name_scope, strip_name_scope
 from tensorkeep.graph.tensor_shape import TensorShape, unknown_shape
 from tensorkeep.proto import attr_value_pb2, variable_pb2
@@ -245,8 +248,12 @@ class RefVariable(Variable):
             if scope_graph is graph:
                 old_names = graph._name_stack
                 try:
-                    self._build(graph, graph._push_name_scope(name or "Variable"), initial_value,
-                                from_fn, dtype, validate_shape, shape, caching_device)
+                    scope = graph._push_name_scope(name or "Variable")
+                    if not (type(initial_value) is np.ndarray and dtype is None and shape is None
+                            and validate_shape is True and caching_device is None
+                            and self._build_from_array(graph, scope, initial_value)):
+                        self._build(graph, scope, initial_value, from_fn, dtype, validate_shape,
+                                    shape, caching_device)
                 finally:
                     graph._name_stack = old_names
             else:
@@ -298,6 +305,42 @@ class RefVariable(Variable):
             self._snapshot = array_ops.identity(self._variable, name="read")
         finally:
             graph._device_stack, graph._colocation_stack = old_device, old_colocation
+
+    def _build_from_array(self, graph: _ops.Graph, scope: str, value: np.ndarray) -> bool:
+        """:meth:`_build` for the common case, a variable from an array in a graph adding
+        nothing to its nodes: the same four nodes, created directly. What ``constant`` and
+        ``apply_op`` work out per node (attrs, output dtypes, shapes) depends only on the
+        array's dtype and shape, so it is worked out once per pair (:func:`_from_array_plan`).
+        Returns False, having created nothing, when the case does not apply."""
+        var_name = scope[:-1]  # the name stack now; valid, so are the names below it
+        if not graph._adds_nothing() or not _ops._VALID_OP_NAME.match(var_name):
+            return False
+        encoded = tensor_util.array_tensor_attr(value)
+        if encoded is None:
+            return False
+        data, dt, dims = encoded
+        plan = _FROM_ARRAY_PLANS.get((dt, dims))
+        const = graph._create_plain_op(
+            graph.unique_name("initial_value"), "Const", (), dt,
+            {"value": _attrs.AttrValue.FromString(data), "dtype": _attrs.make_type(dt)}, _CONST_DEF)
+        init = const._outputs[0]
+        init._shape = tensor_shape.shared(tuple(dims))  # as constant(): the shape it encoded
+        if plan is None:
+            plan = _from_array_plan(graph, var_name, init, (dt, dims))
+        var_attrs, var_dtype, var_def, var_shape, assign_attrs, assign_dtype, assign_def, \
+            assign_shape, read_attrs, read_dtype, read_def = plan
+        var_op = graph._create_plain_op(var_name, "VariableV2", (), var_dtype, var_attrs, var_def)
+        var = var_op._outputs[0]
+        var._shape = var_shape
+        assign = graph._create_plain_op(graph.unique_name("Assign"), "Assign", [var, init],
+                                        assign_dtype, assign_attrs, assign_def, colocate_with=var_op)
+        assign._outputs[0]._shape = assign_shape
+        read = graph._create_plain_op(graph.unique_name("read"), "Identity", [var], read_dtype,
+                                      read_attrs, read_def, colocate_with=var_op)._outputs[0]
+        read._shape = var_shape
+        self._initial_value, self._variable, self._initializer_op, self._snapshot = \
+            init, var, assign, read
+        return True
 
     @property
     def dtype(self) -> _dt.DType:
@@ -456,6 +499,35 @@ class SaveSliceInfo:
 
 
 VariableV1 = Variable
+
+_CONST_DEF = op_defs.get("Const")
+# (dtype, dims) of an initial value -> what RefVariable._build_from_array's nodes share
+_FROM_ARRAY_PLANS: dict[tuple[_dt.DType, tuple[int, ...]], tuple[Any, ...]] = {}
+
+
+def _from_array_plan(graph: _ops.Graph, var_name: str, init: _ops.Tensor,
+                     key: tuple[_dt.DType, tuple[int, ...]]) -> tuple[Any, ...]:
+    """The attrs, output dtype and OpDef of a variable's VariableV2, Assign and ``read``
+    Identity as ``apply_op`` makes them, and their shapes as shape inference gives them
+    (the variable's, which Identity passes on; Assign's, merged with the initial value's),
+    for an initial value ``init``: a Const, of which only the dtype and shape matter."""
+    dt = init._dtype
+    var_attrs, (var_dtype,), var_def = node_plan(
+        "VariableV2", {"shape": init._shape, "dtype": dt, "container": "", "shared_name": ""})
+    # the shape inference of a VariableV2 with these attrs (a probe node, never added)
+    probe = _ops.Operation(graph, var_name, "VariableV2", (), [var_dtype], var_attrs, (), "", var_def)
+    _shape_fns.set_shapes(probe)
+    var = probe._outputs[0]
+    var_shape = var._shape
+    assign_attrs, (assign_dtype,), assign_def = node_plan(
+        "Assign", {"ref": var, "value": init, "validate_shape": True, "use_locking": True})
+    read_attrs, (read_dtype,), read_def = node_plan("Identity", {"input": var})
+    plan = (var_attrs, var_dtype, var_def, var_shape, assign_attrs, assign_dtype, assign_def,
+            var_shape.merge_with(init._shape), read_attrs, read_dtype, read_def)
+    if len(_FROM_ARRAY_PLANS) >= 512:
+        _FROM_ARRAY_PLANS.clear()
+    _FROM_ARRAY_PLANS[key] = plan
+    return plan
 
 
 def _variable_v2(shape: TensorShape, dtype: _dt.DType, name: str) -> _ops.Tensor:
