@@ -336,3 +336,58 @@ def test_variables_from_arrays_are_named_and_refused_as_by_the_general_path(
     direct = outcome()
     _general_variables(monkeypatch)
     assert direct == outcome()
+
+
+# --- a Saver's restore Assigns, created directly ---------------------------------------
+def _savers_over_mixed_variables() -> None:
+    """Savers whose restore Assigns the direct path creates, among ones it leaves to the
+    general path (resource variables, partitions, reshape, scopes that add to nodes)."""
+    rng = np.random.default_rng(3)
+    vs = {f"v{i}": tf.Variable(rng.standard_normal((2, 3)).astype(np.float32), name=f"v{i}")
+          for i in range(3)}
+    vs["r"] = tf.Variable(np.ones(4, np.float64), name="r", use_resource=True)
+    vs["unknown"] = tf.Variable(np.zeros(3, np.int64), name="unknown", validate_shape=False)
+    with tf.device("/cpu:0"):
+        vs["on_cpu"] = tf.Variable(np.zeros(2, np.float32), name="on_cpu")
+    parts = []
+    for k in range(2):
+        part = tf.Variable(np.zeros((1, 3), np.float32), name=f"big/part_{k}")
+        part._set_save_slice_info(_variables.SaveSliceInfo("big", [2, 3], [k, 0], [1, 3]))
+        parts.append(part)
+    tf.train.Saver(var_list=vs)
+    tf.train.Saver(var_list=list(vs.values()) + parts, name="listed")
+    tf.train.Saver(var_list=vs, sharded=True, name="sharded")
+    tf.train.Saver(var_list=vs, reshape=True, name="reshaped")
+    with tf.name_scope("outer"), tf.device("/job:w/task:0"):
+        tf.train.Saver(var_list=vs)
+    with tf.control_dependencies([vs["v0"].initializer]):
+        tf.train.Saver(var_list=vs, name="after_init")
+    with tf.colocate_with(vs["v1"].op):
+        tf.train.Saver(var_list=vs, name="colocated")
+
+
+def test_savers_restore_assigns_built_directly_equal_the_general_graph(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tensorkeep.graph.saver as saver_mod
+
+    made: list[str] = []
+    real = saver_mod._direct_assign
+
+    def counting(graph, var, value):  # type: ignore[no-untyped-def]
+        op = real(graph, var, value)
+        made.append(op.name)
+        return op
+
+    monkeypatch.setattr(saver_mod, "_direct_assign", counting)
+    saver_mod._ASSIGN_PLANS.clear()
+    direct = _meta_bytes(_savers_over_mixed_variables)
+    # the five whole reference variables (key order: [big,] on_cpu, r, unknown, v0, v1, v2;
+    # big's two slices take Assign and Assign_1) in the Savers whose scopes add nothing to
+    # a colocated node (a device does not)
+    whole = ["", "_1", "_2", "_3", "_4"]
+    assert made == [f"{saver}/Assign{suffix}" for saver, suffixes in (
+        ("save", whole), ("listed", ["_2", "_3", "_4", "_5", "_6"]), ("sharded", whole),
+        ("outer/save", whole)) for suffix in suffixes]
+    monkeypatch.setattr(saver_mod, "_assigns_directly", lambda graph: False)
+    general = _meta_bytes(_savers_over_mixed_variables)
+    assert direct == general

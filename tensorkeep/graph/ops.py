@@ -705,10 +705,11 @@ class Graph:
             _shape_fns.set_shapes(op)
         return op
 
-    def _adds_nothing(self) -> bool:
+    def _adds_nothing(self, colocated: bool = False) -> bool:
         """Whether a node created now gets nothing from the graph's state: no control
-        dependencies, device, colocation or attr scope in force, and not finalized."""
-        return not (self._finalized or self._control_stack or self._device_stack
+        dependencies, device, colocation or attr scope in force, and not finalized. A
+        ``colocated`` node (one given ``colocate_with``) takes no device from the scope."""
+        return not (self._finalized or self._control_stack or (self._device_stack and not colocated)
                     or self._colocation_stack or self._attr_scope_map)
 
     def _create_plain_op(self, name: str, op_type: str, inputs: list[Tensor] | tuple[()],

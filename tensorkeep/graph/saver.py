@@ -39,9 +39,10 @@ from tensorkeep.checkpoint import retention as _retention
 from tensorkeep.graph import array_ops, control_flow_ops
 from tensorkeep.graph import device as _device
 from tensorkeep.graph import ops as _ops
+from tensorkeep.graph import shape_fns as _shape_fns
 from tensorkeep.graph import variables as _variables
 from tensorkeep.graph.constant_op import constant, placeholder_with_default
-from tensorkeep.graph.op_def_library import apply_op
+from tensorkeep.graph.op_def_library import apply_op, node_plan
 from tensorkeep.proto import saver_pb2
 
 __all__ = [
@@ -285,6 +286,37 @@ def _set_cpu0(device: str) -> str:
     return _device.DeviceSpec(spec.job, spec.replica, spec.task, "CPU", 0).to_string()
 
 
+def _assigns_directly(graph: _ops.Graph) -> bool:
+    """Whether :func:`_direct_assign` may create restore ops in ``graph`` now: the graph
+    adds nothing to new colocated nodes and ``<name scope>/Assign`` is a valid node name."""
+    scope = graph._name_stack
+    return graph._adds_nothing(colocated=True) and _ops._VALID_OP_NAME.match(
+        scope + "/Assign" if scope else "Assign") is not None
+
+
+# (ref dtype, value dtype, validate_shape) -> Assign's attrs, output dtypes and OpDef
+_ASSIGN_PLANS: dict[tuple[Any, ...], tuple[dict[str, Any], list[Any], Any]] = {}
+
+
+def _direct_assign(graph: _ops.Graph, var: _ops.Tensor, value: _ops.Tensor) -> _ops.Operation:
+    """``ReferenceVariableSaveable(var, ...).restore([value], None)`` (an Assign named
+    ``Assign`` in the current name scope, colocated with the variable), created directly
+    when :func:`_assigns_directly` holds: a Saver makes one per variable, and all of them
+    share attrs worked out once."""
+    validate = var._shape.is_fully_defined()
+    name = graph.unique_name("Assign")
+    key = (var._dtype, value._dtype, validate)
+    plan = _ASSIGN_PLANS.get(key)
+    if plan is None:
+        plan = _ASSIGN_PLANS[key] = node_plan(
+            "Assign", {"ref": var, "value": value, "validate_shape": validate, "use_locking": True})
+    attrs, (dtype,), op_def = plan
+    op = graph._create_plain_op(name, "Assign", [var, value], dtype, attrs, op_def,
+                                colocate_with=var._op)
+    _shape_fns.set_shapes(op)
+    return op
+
+
 class _Built:
     """What a builder made, for the Saver's sequential restore.
 
@@ -410,7 +442,15 @@ class BaseSaverBuilder:
         tensors = self.bulk_restore(filename_tensor, saveables, preferred_shard, restore_sequentially)
         assigns = []
         idx = 0
+        graph = _ops.get_default_graph()
+        direct = not reshape and _assigns_directly(graph)
         for saveable in saveables:
+            if direct and type(saveable) is ReferenceVariableSaveable:
+                var = saveable.op
+                if type(var) is _ops.Tensor and var._op._graph is graph:
+                    assigns.append(_direct_assign(graph, var, tensors[idx]))
+                    idx += 1
+                    continue
             shapes = None
             if reshape:
                 shapes = []
