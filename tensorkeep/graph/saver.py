@@ -24,6 +24,7 @@ docstring.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import re
 import time
@@ -67,7 +68,9 @@ class SaveSpec:
         self.tensor = tensor
         self.slice_spec = slice_spec
         self.name = name
-        self.dtype = _dt.as_dtype(dtype).base_dtype if dtype is not None else tensor.dtype.base_dtype
+        if type(dtype) is not _dt.DType:
+            dtype = _dt.as_dtype(dtype) if dtype is not None else tensor.dtype
+        self.dtype = dtype.base_dtype
         self.device = device if device is not None else tensor.device
 
 
@@ -100,9 +103,12 @@ class ReferenceVariableSaveable(SaveableObject):
     """
 
     def __init__(self, var: Any, slice_spec: str, name: str) -> None:
-        tensor = var if isinstance(var, _ops.Tensor) else var.value()
-        super().__init__(var, [SaveSpec(tensor, slice_spec, name, dtype=var.dtype.base_dtype,
-                                        device=var.device)], name)
+        if type(var) is _ops.Tensor:  # a whole variable (a Saver makes thousands): read directly
+            spec = SaveSpec(var, slice_spec, name, var._dtype.base_dtype, var._op._device)
+        else:
+            tensor = var if isinstance(var, _ops.Tensor) else var.value()
+            spec = SaveSpec(tensor, slice_spec, name, dtype=var.dtype.base_dtype, device=var.device)
+        super().__init__(var, [spec], name)
 
     def restore(self, restored_tensors: Sequence[_ops.Tensor],
                 restored_shapes: Sequence[Any] | None) -> _ops.Operation:
@@ -254,6 +260,9 @@ def _saveables_for_op(op: Any, name: Any) -> list[SaveableObject]:
     return [ReferenceVariableSaveable(t, "", name)]
 
 
+_first = operator.itemgetter(0)
+
+
 def validate_and_slice_inputs(names_to_saveables: Any) -> list[SaveableObject]:
     """Saveables sorted by checkpoint key; the same variable twice is an error."""
     if not isinstance(names_to_saveables, dict):
@@ -264,7 +273,7 @@ def validate_and_slice_inputs(names_to_saveables: Any) -> list[SaveableObject]:
                             f"operations. Name is not a string: {key}")
     out: list[SaveableObject] = []
     seen: set[int] = set()
-    for name, op in sorted(names_to_saveables.items(), key=lambda kv: kv[0]):
+    for name, op in sorted(names_to_saveables.items(), key=_first):
         for saveable in _saveables_for_op(op, name):
             key = id(saveable.op)
             if saveable.op is not None and key in seen:

@@ -319,25 +319,25 @@ class RefVariable(Variable):
         if encoded is None:
             return False
         data, dt, dims = encoded
-        plan = _FROM_ARRAY_PLANS.get((dt, dims))
-        const = graph._create_plain_op(
-            graph.unique_name("initial_value"), "Const", (), dt,
-            {"value": _attrs.AttrValue.FromString(data), "dtype": _attrs.make_type(dt)}, _CONST_DEF)
-        init = const._outputs[0]
-        init._shape = tensor_shape.shared(tuple(dims))  # as constant(): the shape it encoded
+        plan = _FROM_ARRAY_PLANS.get((dt.as_datatype_enum, dims))  # an int: hashed in C
         if plan is None:
-            plan = _from_array_plan(graph, var_name, init, (dt, dims))
-        var_attrs, var_dtype, var_def, var_shape, assign_attrs, assign_dtype, assign_def, \
-            assign_shape, read_attrs, read_dtype, read_def = plan
-        var_op = graph._create_plain_op(var_name, "VariableV2", (), var_dtype, var_attrs, var_def)
+            plan = _from_array_plan(graph, dt, dims)
+        dtype_attr, init_shape, var_attrs, var_dtype, var_shape, assign_attrs, assign_dtype, \
+            assign_shape, read_attrs, read_dtype, read_shape = plan
+        create = graph._create_plain_op
+        init = create(graph.unique_name("initial_value"), "Const", (), dt,
+                      {"value": _attrs.AttrValue.FromString(data), "dtype": dtype_attr},
+                      _CONST_DEF)._outputs[0]
+        init._shape = init_shape
+        var_op = create(var_name, "VariableV2", (), var_dtype, var_attrs, _VARIABLE_V2_DEF)
         var = var_op._outputs[0]
         var._shape = var_shape
-        assign = graph._create_plain_op(graph.unique_name("Assign"), "Assign", [var, init],
-                                        assign_dtype, assign_attrs, assign_def, colocate_with=var_op)
+        assign = create(graph.unique_name("Assign"), "Assign", [var, init], assign_dtype,
+                        assign_attrs, _ASSIGN_DEF, colocate_with=var_op)
         assign._outputs[0]._shape = assign_shape
-        read = graph._create_plain_op(graph.unique_name("read"), "Identity", [var], read_dtype,
-                                      read_attrs, read_def, colocate_with=var_op)._outputs[0]
-        read._shape = var_shape
+        read = create(graph.unique_name("read"), "Identity", [var], read_dtype, read_attrs,
+                      _IDENTITY_DEF, colocate_with=var_op)._outputs[0]
+        read._shape = read_shape
         self._initial_value, self._variable, self._initializer_op, self._snapshot = \
             init, var, assign, read
         return True
@@ -500,33 +500,39 @@ class SaveSliceInfo:
 
 VariableV1 = Variable
 
-_CONST_DEF = op_defs.get("Const")
-# (dtype, dims) of an initial value -> what RefVariable._build_from_array's nodes share
-_FROM_ARRAY_PLANS: dict[tuple[_dt.DType, tuple[int, ...]], tuple[Any, ...]] = {}
+_CONST_DEF, _VARIABLE_V2_DEF, _ASSIGN_DEF, _IDENTITY_DEF = (
+    op_defs.get(t) for t in ("Const", "VariableV2", "Assign", "Identity"))
+# (dtype enum, dims) of an initial value -> what RefVariable._build_from_array's nodes share
+_FROM_ARRAY_PLANS: dict[tuple[int, tuple[int, ...]], tuple[Any, ...]] = {}
 
 
-def _from_array_plan(graph: _ops.Graph, var_name: str, init: _ops.Tensor,
-                     key: tuple[_dt.DType, tuple[int, ...]]) -> tuple[Any, ...]:
-    """The attrs, output dtype and OpDef of a variable's VariableV2, Assign and ``read``
-    Identity as ``apply_op`` makes them, and their shapes as shape inference gives them
-    (the variable's, which Identity passes on; Assign's, merged with the initial value's),
-    for an initial value ``init``: a Const, of which only the dtype and shape matter."""
-    dt = init._dtype
-    var_attrs, (var_dtype,), var_def = node_plan(
+def _from_array_plan(graph: _ops.Graph, dt: _dt.DType, dims: tuple[int, ...]) -> tuple[Any, ...]:
+    """What the four nodes of a variable from an array of dtype ``dt`` and shape ``dims``
+    share: the Const's ``dtype`` attr and shape, as ``constant`` gives them; the attrs and
+    output dtype of the VariableV2, Assign and ``read`` Identity, as ``apply_op`` gives
+    them; their shapes, as shape inference gives them. Worked out on probe nodes, which
+    are never added to the graph."""
+    def probe(op_type: str, inputs: list[_ops.Tensor], dtype: Any, attrs: dict[str, Any],
+              op_def: Any) -> _ops.Tensor:  # an output, shaped by shape inference
+        op = _ops.Operation(graph, op_type, op_type, inputs, [dtype], attrs, (), "", op_def)
+        _shape_fns.set_shapes(op)
+        return op._outputs[0]
+
+    init = _ops.Operation(graph, "Const", "Const", (), [dt], {}, (), "", _CONST_DEF)._outputs[0]
+    init._shape = tensor_shape.shared(tuple(dims))  # as constant(): the shape it encoded
+    var_attrs, (var_dtype,), _ = node_plan(
         "VariableV2", {"shape": init._shape, "dtype": dt, "container": "", "shared_name": ""})
-    # the shape inference of a VariableV2 with these attrs (a probe node, never added)
-    probe = _ops.Operation(graph, var_name, "VariableV2", (), [var_dtype], var_attrs, (), "", var_def)
-    _shape_fns.set_shapes(probe)
-    var = probe._outputs[0]
-    var_shape = var._shape
-    assign_attrs, (assign_dtype,), assign_def = node_plan(
+    var = probe("VariableV2", [], var_dtype, var_attrs, _VARIABLE_V2_DEF)
+    assign_attrs, (assign_dtype,), _ = node_plan(
         "Assign", {"ref": var, "value": init, "validate_shape": True, "use_locking": True})
-    read_attrs, (read_dtype,), read_def = node_plan("Identity", {"input": var})
-    plan = (var_attrs, var_dtype, var_def, var_shape, assign_attrs, assign_dtype, assign_def,
-            var_shape.merge_with(init._shape), read_attrs, read_dtype, read_def)
+    assign = probe("Assign", [var, init], assign_dtype, assign_attrs, _ASSIGN_DEF)
+    read_attrs, (read_dtype,), _ = node_plan("Identity", {"input": var})
+    read = probe("Identity", [var], read_dtype, read_attrs, _IDENTITY_DEF)
+    plan = (_attrs.make_type(dt), init._shape, var_attrs, var_dtype, var._shape, assign_attrs,
+            assign_dtype, assign._shape, read_attrs, read_dtype, read._shape)
     if len(_FROM_ARRAY_PLANS) >= 512:
         _FROM_ARRAY_PLANS.clear()
-    _FROM_ARRAY_PLANS[key] = plan
+    _FROM_ARRAY_PLANS[(dt.as_datatype_enum, dims)] = plan
     return plan
 
 
