@@ -248,8 +248,10 @@ def _array_variables() -> None:
     the general path, with later nodes whose names depend on the names the variables took."""
     rng = np.random.default_rng(2)
     a32 = rng.standard_normal((3, 2)).astype(np.float32)
-    tf.Variable(a32, name="v")
+    v = tf.Variable(a32, name="v")
     tf.Variable(a32 * 2, name="v")                       # uniquified: v_1
+    with tf.control_dependencies([v.op]):                 # an attr set on v's node alone (v_1's
+        tf.no_op(name="after_v")                          # VariableV2 shares its attrs dict)
     tf.Variable(rng.standard_normal(4), name="V")         # float64; case-insensitive: V_2
     tf.Variable(np.arange(5, dtype=np.int64))             # default name
     tf.Variable(np.arange(3, dtype=np.int32), name="outer/")   # a name taken verbatim
@@ -286,6 +288,17 @@ def _general_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_variables.RefVariable, "_build_from_array", lambda *args: False)
 
 
+def _forget_plans() -> None:
+    """Drop every plan (apply_op's, the variable and Saver shortcuts'): a build then works
+    its attrs out anew, so a shortcut that changed a shared dict cannot hide it."""
+    import tensorkeep.graph.saver as saver_mod
+
+    for info in list(op_def_library._INFO.values()):
+        info.plans.clear()
+    _variables._FROM_ARRAY_PLANS.clear()
+    saver_mod._ASSIGN_PLANS.clear()
+
+
 def test_variables_from_arrays_built_directly_equal_the_general_graph(
         monkeypatch: pytest.MonkeyPatch) -> None:
     taken: list[str] = []
@@ -297,14 +310,16 @@ def test_variables_from_arrays_built_directly_equal_the_general_graph(
             taken.append(scope)
         return took
 
+    _forget_plans()
+    with monkeypatch.context() as general_path:
+        _general_variables(general_path)
+        general = _meta_bytes(_array_variables)
     monkeypatch.setattr(_variables.RefVariable, "_build_from_array", counting)
-    _variables._FROM_ARRAY_PLANS.clear()
+    _forget_plans()
     first = _meta_bytes(_array_variables)                 # plans worked out as they go
     again = _meta_bytes(_array_variables)                 # every plan seen before
     assert taken == 2 * ["v/", "v_1/", "V_2/", "Variable/", "outer/", "outer_1/w/", "w_1/",
                          "in_deps/", "v/Assign_2/"]
-    _general_variables(monkeypatch)
-    general = _meta_bytes(_array_variables)
     assert first == general
     assert again == general
 
@@ -378,8 +393,12 @@ def test_savers_restore_assigns_built_directly_equal_the_general_graph(
         made.append(op.name)
         return op
 
+    _forget_plans()
+    with monkeypatch.context() as general_path:
+        general_path.setattr(saver_mod, "_assigns_directly", lambda graph: False)
+        general = _meta_bytes(_savers_over_mixed_variables)
     monkeypatch.setattr(saver_mod, "_direct_assign", counting)
-    saver_mod._ASSIGN_PLANS.clear()
+    _forget_plans()
     direct = _meta_bytes(_savers_over_mixed_variables)
     # the five whole reference variables (key order: [big,] on_cpu, r, unknown, v0, v1, v2;
     # big's two slices take Assign and Assign_1) in the Savers whose scopes add nothing to
@@ -388,6 +407,4 @@ def test_savers_restore_assigns_built_directly_equal_the_general_graph(
     assert made == [f"{saver}/Assign{suffix}" for saver, suffixes in (
         ("save", whole), ("listed", ["_2", "_3", "_4", "_5", "_6"]), ("sharded", whole),
         ("outer/save", whole)) for suffix in suffixes]
-    monkeypatch.setattr(saver_mod, "_assigns_directly", lambda graph: False)
-    general = _meta_bytes(_savers_over_mixed_variables)
     assert direct == general

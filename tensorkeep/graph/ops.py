@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from tensorkeep import dtypes as _dt
 from tensorkeep.graph import attrs as _attrs
@@ -263,28 +263,35 @@ for _dunder in _LAZY_OPERATORS:
 class Operation:
     """A node of the graph: type, inputs, control inputs, attrs, device, outputs."""
 
-    def __init__(self, graph: "Graph", name: str, op_type: str, inputs: list[Tensor] | tuple[()],
-                 output_dtypes: list[_dt.DType | None], attrs: dict[str, attr_value_pb2.AttrValue],
+    def __init__(self, graph: "Graph", name: str, op_type: str,
+                 inputs: list[Tensor] | tuple[Tensor, ...],
+                 output_dtypes: Sequence[_dt.DType | None], attrs: dict[str, attr_value_pb2.AttrValue],
                  control_inputs: list["Operation"] | tuple[()], device: str = "",
-                 op_def: Any = None) -> None:
+                 op_def: Any = None, *, shared_attrs: bool = False) -> None:
         """The operation keeps ``inputs`` and ``control_inputs`` (callers pass new lists,
-        or the empty tuple: one GC-tracked list fewer per node, and most nodes have no
-        control inputs) and a copy of ``attrs``."""
+        or tuples: the empty one, or another op's outputs; one GC-tracked object fewer per
+        node) and a copy of ``attrs``, or with ``shared_attrs`` ``attrs`` itself, copied
+        when an attr is set or cleared (nodes created alike share one dict)."""
         self._graph = graph
         self._name = name
         self._type = op_type
         self._inputs = inputs
         self._control_inputs = control_inputs
-        self._attrs = dict(attrs)
+        if shared_attrs:
+            self._attrs = attrs
+            self._attrs_shared = True
+        else:
+            self._attrs = dict(attrs)
         if device:
             self._device = device
         self._op_def = op_def
         if len(output_dtypes) == 1:  # most nodes
-            self._outputs = [Tensor(self, 0, output_dtypes[0])]
+            self._outputs = (Tensor(self, 0, output_dtypes[0]),)
         else:
-            self._outputs = [Tensor(self, i, dt) for i, dt in enumerate(output_dtypes)]
+            self._outputs = tuple([Tensor(self, i, dt) for i, dt in enumerate(output_dtypes)])
 
     # Defaults most nodes keep (class attributes: fewer stores per node).
+    _attrs_shared = False  # _attrs is another node's too: copy before changing it
     _device = ""
     _id = 0
     _experimental: node_def_pb2.NodeDef | None = None  # debug_info / experimental_type
@@ -353,12 +360,19 @@ class Operation:
         return _attrs.to_python(self._attrs[name])
 
     def _set_attr(self, name: str, value: attr_value_pb2.AttrValue) -> None:
-        self._attrs[name] = value
+        self._own_attrs()[name] = value
         self._colocated_class = None
 
     def _clear_attr(self, name: str) -> None:
-        self._attrs.pop(name, None)
+        self._own_attrs().pop(name, None)
         self._colocated_class = None
+
+    def _own_attrs(self) -> dict[str, attr_value_pb2.AttrValue]:
+        """``_attrs``, first copied if other nodes share it: the dict to change."""
+        if self._attrs_shared:
+            self._attrs = dict(self._attrs)
+            self._attrs_shared = False
+        return self._attrs
 
     def colocation_groups(self) -> list[bytes]:
         cls = self._attrs.get("_class")
@@ -712,17 +726,20 @@ class Graph:
         return not (self._finalized or self._control_stack or (self._device_stack and not colocated)
                     or self._colocation_stack or self._attr_scope_map)
 
-    def _create_plain_op(self, name: str, op_type: str, inputs: list[Tensor] | tuple[()],
+    def _create_plain_op(self, name: str, op_type: str, inputs: list[Tensor] | tuple[Tensor, ...],
                          output_dtype: _dt.DType | None, attrs: dict[str, attr_value_pb2.AttrValue],
-                         op_def: Any, colocate_with: Operation | None = None) -> Operation:
+                         op_def: Any, colocate_with: Operation | None = None,
+                         shared_attrs: bool = False) -> Operation:
         """``_create_op_internal`` for callers that did its work already: ``name`` is
         uniquified (or taken verbatim) and valid, ``inputs`` are this graph's Tensors and
         :meth:`_adds_nothing` holds. One output, whose shape the caller sets; the op is
-        colocated with ``colocate_with`` when given (its ``_class`` and device)."""
+        colocated with ``colocate_with`` when given (its ``_class`` and device); with
+        ``shared_attrs`` (not with ``colocate_with``) it shares ``attrs`` (see Operation)."""
         by_name = self._by_name
         if name in by_name:
             raise ValueError(f"Duplicate node name in graph: '{name}'")
-        op = Operation(self, name, op_type, inputs, (output_dtype,), attrs, (), "", op_def)
+        op = Operation(self, name, op_type, inputs, (output_dtype,), attrs, (), "", op_def,
+                       shared_attrs=shared_attrs)
         # _add_op, inline (a call less per node)
         self._next_id = op._id = self._next_id + 1
         self._ops.append(op)
@@ -732,6 +749,7 @@ class Graph:
             self._names_in_use[key] = 1
         if colocate_with is not None:
             cls = colocate_with._colocated_class
+            assert not shared_attrs
             op._attrs["_class"] = cls if cls is not None else self._colocated_class_of(colocate_with)
             if colocate_with._device:
                 op._device = colocate_with._device

@@ -329,14 +329,16 @@ class RefVariable(Variable):
                       {"value": _attrs.AttrValue.FromString(data), "dtype": dtype_attr},
                       _CONST_DEF)._outputs[0]
         init._shape = init_shape
-        var_op = create(var_name, "VariableV2", (), var_dtype, var_attrs, _VARIABLE_V2_DEF)
+        var_op = create(var_name, "VariableV2", (), var_dtype, var_attrs, _VARIABLE_V2_DEF,
+                        shared_attrs=True)  # variables of one dtype and shape: one attrs dict
         var = var_op._outputs[0]
         var._shape = var_shape
         assign = create(graph.unique_name("Assign"), "Assign", [var, init], assign_dtype,
                         assign_attrs, _ASSIGN_DEF, colocate_with=var_op)
         assign._outputs[0]._shape = assign_shape
-        read = create(graph.unique_name("read"), "Identity", [var], read_dtype, read_attrs,
-                      _IDENTITY_DEF, colocate_with=var_op)._outputs[0]
+        # its inputs, (var,), are var_op's outputs: a tuple, never changed in place
+        read = create(graph.unique_name("read"), "Identity", var_op._outputs, read_dtype,
+                      read_attrs, _IDENTITY_DEF, colocate_with=var_op)._outputs[0]
         read._shape = read_shape
         self._initial_value, self._variable, self._initializer_op, self._snapshot = \
             init, var, assign, read
@@ -522,6 +524,7 @@ def _from_array_plan(graph: _ops.Graph, dt: _dt.DType, dims: tuple[int, ...]) ->
     init._shape = tensor_shape.shared(tuple(dims))  # as constant(): the shape it encoded
     var_attrs, (var_dtype,), _ = node_plan(
         "VariableV2", {"shape": init._shape, "dtype": dt, "container": "", "shared_name": ""})
+    var_attrs = dict(var_attrs)  # the VariableV2s share it (never apply_op's plan itself)
     var = probe("VariableV2", [], var_dtype, var_attrs, _VARIABLE_V2_DEF)
     assign_attrs, (assign_dtype,), _ = node_plan(
         "Assign", {"ref": var, "value": init, "validate_shape": True, "use_locking": True})
