@@ -408,3 +408,83 @@ def test_savers_restore_assigns_built_directly_equal_the_general_graph(
         ("save", whole), ("listed", ["_2", "_3", "_4", "_5", "_6"]), ("sharded", whole),
         ("outer/save", whole)) for suffix in suffixes]
     assert direct == general
+
+
+# --- a Saver over whole reference variables, built without saveables -------------------
+def _savers_over_whole_variables() -> None:
+    """Savers the saveable-free path builds (dict, list, every global variable, V1,
+    sequential restores) among ones it leaves (a resource variable, sharded, reshape, a
+    control-dependency scope, a builder subclass)."""
+    rng = np.random.default_rng(4)
+    vs = {f"w{i}": tf.Variable(rng.standard_normal((2, 2)).astype(np.float32), name=f"w{i}")
+          for i in range(3)}
+    vs["i"] = tf.Variable(np.arange(3, dtype=np.int64), name="i")
+    tf.train.Saver(var_list=vs)
+    tf.train.Saver(var_list={"renamed/" + k: v for k, v in vs.items()}, name="by_key")
+    tf.train.Saver(var_list=list(vs.values())[::-1], name="listed")
+    tf.train.Saver(name="all")
+    tf.train.Saver(var_list=vs, write_version=tf.train.SaverDef.V1, name="v1")
+    tf.train.Saver(var_list=vs, restore_sequentially=True, name="seq")
+    tf.train.Saver(var_list=dict(vs, r=tf.Variable(np.ones(2), name="r", use_resource=True)),
+                   name="with_resource")
+    tf.train.Saver(var_list=vs, sharded=True, name="sharded")
+    tf.train.Saver(var_list=vs, reshape=True, name="reshaped")
+    with tf.control_dependencies([vs["w0"].initializer]):
+        tf.train.Saver(var_list=vs, name="after_init")
+
+    class Builder(tf.train.BulkSaverBuilder):
+        pass
+
+    tf.train.Saver(var_list=vs, builder=Builder(), name="subclassed")
+
+
+def test_savers_of_whole_variables_built_without_saveables_equal_the_general_graph(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tensorkeep.graph.saver as saver_mod
+
+    _forget_plans()
+    with monkeypatch.context() as general_path:
+        general_path.setattr(saver_mod, "_whole_reference_variables", lambda *args: None)
+        general = _meta_bytes(_savers_over_whole_variables)
+    built: list[str] = []
+    real = saver_mod.BulkSaverBuilder._add_whole_variable_ops
+
+    def recording(self, filename_tensor, names, refs):  # type: ignore[no-untyped-def]
+        save, restore = real(self, filename_tensor, names, refs)
+        built.append(restore.name)
+        return save, restore
+
+    monkeypatch.setattr(saver_mod.BulkSaverBuilder, "_add_whole_variable_ops", recording)
+    _forget_plans()
+    direct = _meta_bytes(_savers_over_whole_variables)
+    assert built == [f"{scope}/restore_all" for scope in ("save", "by_key", "listed", "all", "v1", "seq")]
+    assert direct == general
+
+
+@pytest.mark.parametrize("var_list", [
+    lambda vs: {"a": vs[0], "b": vs[0]},                 # one variable under two names
+    lambda vs: {"a": vs[0], 1: vs[1]},                    # a key that is not a string
+    lambda vs: [vs[0], vs[0]],                            # listed twice
+    lambda vs: {"a": vs[0], "b": vs[2]},                  # another graph's variable
+])
+def test_savers_refuse_as_the_general_path_does(
+        var_list: Callable[[list[object]], object], monkeypatch: pytest.MonkeyPatch) -> None:
+    import tensorkeep.graph.saver as saver_mod
+
+    def outcome() -> tuple[str, str, list[str]]:
+        other = tf.Graph()
+        with other.as_default():
+            stranger = tf.Variable(np.zeros(2, np.float32), name="c")
+        g = tf.Graph()
+        with g.as_default():
+            vs = [tf.Variable(np.zeros(2, np.float32), name=n) for n in "ab"] + [stranger]
+            try:
+                tf.train.Saver(var_list=var_list(vs))
+                error = ("", "")
+            except Exception as exc:  # noqa: BLE001 - the error is what is compared
+                error = (type(exc).__name__, str(exc))
+        return (*error, [op.name for op in g.get_operations()])
+
+    direct = outcome()
+    monkeypatch.setattr(saver_mod, "_whole_reference_variables", lambda *args: None)
+    assert direct == outcome()

@@ -28,7 +28,7 @@ import operator
 import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tensorkeep import dtypes as _dt
@@ -286,6 +286,35 @@ def validate_and_slice_inputs(names_to_saveables: Any) -> list[SaveableObject]:
     return out
 
 
+def _whole_reference_variables(names_to_saveables: Any, graph: _ops.Graph
+                               ) -> tuple[list[str], list[_ops.Tensor]] | None:
+    """``(names, ref tensors)``, sorted by name, when ``names_to_saveables`` (a dict, or a
+    list :func:`op_list_to_dict` takes) holds only whole RefVariables of ``graph`` over
+    variable ops, each once: what :func:`validate_and_slice_inputs` would make a
+    ReferenceVariableSaveable of, reading each one's ref tensor. None otherwise (the
+    general path then makes the saveables, or raises its errors)."""
+    if not isinstance(names_to_saveables, dict):
+        if not isinstance(names_to_saveables, (list, tuple, set)) or not all(
+                type(v) is _variables.RefVariable for v in names_to_saveables):
+            return None
+        names_to_saveables = op_list_to_dict(names_to_saveables)
+    names: list[str] = []
+    refs: list[_ops.Tensor] = []
+    seen: set[int] = set()
+    for name, var in names_to_saveables.items():
+        if type(var) is not _variables.RefVariable or not isinstance(name, str):
+            return None
+        ref = var._variable
+        if type(ref) is not _ops.Tensor or ref._op._type not in _REF_VARIABLE_OPS \
+                or ref._op._graph is not graph or id(ref) in seen:
+            return None
+        seen.add(id(ref))
+        names.append(name)
+        refs.append(ref)
+    order = sorted(range(len(names)), key=names.__getitem__)
+    return [names[i] for i in order], [refs[i] for i in order]
+
+
 def _all_saveable_objects(graph: _ops.Graph) -> list[Any]:
     return (graph.get_collection(_ops.GraphKeys.GLOBAL_VARIABLES)
             + graph.get_collection(_ops.GraphKeys.SAVEABLE_OBJECTS))
@@ -306,7 +335,7 @@ def _assigns_directly(graph: _ops.Graph) -> bool:
         scope + "/Assign" if scope else "Assign") is not None
 
 
-# (ref dtype, value dtype, validate_shape) -> Assign's attrs, output dtypes and OpDef
+# (ref dtype enum, value dtype enum, validate_shape) -> Assign's attrs, output dtypes and OpDef
 _ASSIGN_PLANS: dict[tuple[Any, ...], tuple[dict[str, Any], list[Any], Any]] = {}
 
 
@@ -317,7 +346,7 @@ def _direct_assign(graph: _ops.Graph, var: _ops.Tensor, value: _ops.Tensor) -> _
     share attrs worked out once."""
     validate = var._shape.is_fully_defined()
     name = graph.unique_name("Assign")
-    key = (var._dtype, value._dtype, validate)
+    key = (var._dtype.as_datatype_enum, value._dtype.as_datatype_enum, validate)  # hashed in C
     plan = _ASSIGN_PLANS.get(key)
     if plan is None:
         plan = _ASSIGN_PLANS[key] = node_plan(
@@ -338,18 +367,23 @@ class _Built:
     """
 
     def __init__(self) -> None:
-        self._calls: list[tuple[list[_ops.Tensor], list[SaveableObject], list[_ops.Operation]]] = []
+        self._calls: list[tuple[list[_ops.Tensor], Any, list[_ops.Operation]]] = []
 
-    def add(self, tensors: list[_ops.Tensor], saveables: list[SaveableObject],
+    def add(self, tensors: list[_ops.Tensor],
+            saveables: list[SaveableObject] | Callable[[], list[SaveableObject]],
             ops: list[_ops.Operation]) -> None:
-        """Record one restore call: ``tensors`` holds each saveable's restored tensors in turn."""
+        """Record one restore call: ``tensors`` holds each saveable's restored tensors in
+        turn; ``saveables`` may be a function making them, called when first asked for."""
         self._calls.append((tensors, saveables, ops))
 
     @property
     def restores(self) -> list[tuple[list[_ops.Tensor], _ops.Operation, SaveableObject]]:
         """(its restored tensors, its restore op, the saveable) for every saveable."""
         out = []
-        for tensors, saveables, ops in self._calls:
+        for i, (tensors, saveables, ops) in enumerate(self._calls):
+            if callable(saveables):
+                saveables = saveables()
+                self._calls[i] = (tensors, saveables, ops)
             idx = 0
             for saveable, op in zip(saveables, ops):
                 out.append((tensors[idx:idx + len(saveable.specs)], op, saveable))
@@ -373,6 +407,10 @@ class BaseSaverBuilder:
                 names.append(spec.name)
                 tensors.append(spec.tensor)
                 slices.append(spec.slice_spec)
+        return self._save_op(filename_tensor, names, tensors, slices)
+
+    def _save_op(self, filename_tensor: _ops.Tensor, names: list[str], tensors: list[_ops.Tensor],
+                 slices: list[str]) -> _ops.Operation:
         if self._write_version == saver_pb2.SaverDef.V1:
             return apply_op("SaveSlices", name="save", filename=filename_tensor, tensor_names=names,
                             shapes_and_slices=slices, data=tensors)
@@ -513,22 +551,32 @@ class BaseSaverBuilder:
             raise ValueError("save and restore operations need to be built together when eager "
                              "execution is not enabled.")
         self._built = _Built()
-        saveables = validate_and_slice_inputs(names_to_saveables)
+        graph = _ops.get_default_graph()
+        # whole reference variables only: their ref tensors by name, with no saveables made
+        whole = None
+        if type(self) is BulkSaverBuilder and not (sharded or reshape):
+            whole = _whole_reference_variables(names_to_saveables, graph)
+        saveables = validate_and_slice_inputs(names_to_saveables) if whole is None else None
         if max_to_keep is None:
             max_to_keep = 0
-        graph = _ops.get_default_graph()
-        with graph.as_default(), _ops.name_scope(name, "save", [s.op for s in saveables]):
+        with graph.as_default(), _ops.name_scope(
+                name, "save", whole[1] if whole is not None else [s.op for s in saveables]):
             filename_tensor = placeholder_with_default(filename or "model", shape=(), name="filename")
             filename_tensor = placeholder_with_default(filename_tensor, shape=(), name="Const")
-            if sharded:
-                per_device = self._group_by_devices(saveables)
-                save_tensor = self._add_sharded_save_ops(filename_tensor, per_device)
-                restore_op = self._add_sharded_restore_ops(filename_tensor, per_device,
-                                                           restore_sequentially, reshape)
+            if whole is not None and _assigns_directly(graph):
+                save_tensor, restore_op = self._add_whole_variable_ops(filename_tensor, *whole)
             else:
-                save_tensor = self._add_save_ops(filename_tensor, saveables)
-                restore_op = self._add_restore_ops(filename_tensor, saveables,
-                                                   restore_sequentially, reshape)
+                if saveables is None:  # whole variables, in a scope where Assigns go the general way
+                    saveables = validate_and_slice_inputs(names_to_saveables)
+                if sharded:
+                    per_device = self._group_by_devices(saveables)
+                    save_tensor = self._add_sharded_save_ops(filename_tensor, per_device)
+                    restore_op = self._add_sharded_restore_ops(filename_tensor, per_device,
+                                                               restore_sequentially, reshape)
+                else:
+                    save_tensor = self._add_save_ops(filename_tensor, saveables)
+                    restore_op = self._add_restore_ops(filename_tensor, saveables,
+                                                       restore_sequentially, reshape)
         return saver_pb2.SaverDef(
             filename_tensor_name=filename_tensor.name, save_tensor_name=save_tensor.name,
             restore_op_name=restore_op.name, max_to_keep=max_to_keep, sharded=sharded,
@@ -547,9 +595,33 @@ class BulkSaverBuilder(BaseSaverBuilder):
                 names.append(spec.name)
                 slices.append(spec.slice_spec)
                 dtypes.append(spec.dtype)
+        return self._restore_v2(filename_tensor, names, slices, dtypes)
+
+    @staticmethod
+    def _restore_v2(filename_tensor: _ops.Tensor, names: list[str], slices: list[str],
+                    dtypes: list[_dt.DType]) -> list[_ops.Tensor]:
         with _ops.device("cpu:0"):
             return apply_op("RestoreV2", prefix=filename_tensor, tensor_names=names,
                             shape_and_slices=slices, dtypes=dtypes).outputs
+
+    def _add_whole_variable_ops(self, filename_tensor: _ops.Tensor, names: list[str],
+                                refs: list[_ops.Tensor]) -> tuple[_ops.Tensor, _ops.Operation]:
+        """The save and restore nodes of whole reference variables (their ref tensors
+        ``refs``, saved under ``names``), built from the lists :meth:`save_op` and
+        :meth:`bulk_restore` would make of their saveables, without making those: the
+        same nodes, in the same order, as ``_add_save_ops`` and ``_add_restore_ops``
+        when :func:`_assigns_directly` holds. The saveables are made if a sequential
+        restore asks for them."""
+        slices = [""] * len(names)
+        save = self._save_op(filename_tensor, names, refs, slices)
+        save_tensor = control_flow_ops.with_dependencies([save], filename_tensor)
+        tensors = self._restore_v2(filename_tensor, names, slices,
+                                   [ref._dtype.base_dtype for ref in refs])
+        graph = _ops.get_default_graph()
+        assigns = [_direct_assign(graph, ref, tensor) for ref, tensor in zip(refs, tensors)]
+        self._built.add(tensors, lambda: [ReferenceVariableSaveable(ref, "", name)
+                                          for name, ref in zip(names, refs)], assigns)
+        return save_tensor, control_flow_ops.group(*assigns, name="restore_all")
 
 
 # ====================================================================== the Saver
