@@ -729,24 +729,28 @@ class Graph:
     def _create_plain_op(self, name: str, op_type: str, inputs: list[Tensor] | tuple[Tensor, ...],
                          output_dtype: _dt.DType | None, attrs: dict[str, attr_value_pb2.AttrValue],
                          op_def: Any, colocate_with: Operation | None = None,
-                         shared_attrs: bool = False) -> Operation:
-        """``_create_op_internal`` for callers that did its work already: ``name`` is
-        uniquified (or taken verbatim) and valid, ``inputs`` are this graph's Tensors and
+                         shared_attrs: bool = False, uniquify: bool = False) -> Operation:
+        """``_create_op_internal`` for callers that did its work already: ``name`` is valid
+        and taken verbatim, or with ``uniquify`` uniquified here in the current name scope
+        (:meth:`unique_name`, which marks it used); ``inputs`` are this graph's Tensors and
         :meth:`_adds_nothing` holds. One output, whose shape the caller sets; the op is
         colocated with ``colocate_with`` when given (its ``_class`` and device); with
         ``shared_attrs`` (not with ``colocate_with``) it shares ``attrs`` (see Operation)."""
+        if uniquify:
+            name = self.unique_name(name)
         by_name = self._by_name
         if name in by_name:
             raise ValueError(f"Duplicate node name in graph: '{name}'")
         op = Operation(self, name, op_type, inputs, (output_dtype,), attrs, (), "", op_def,
                        shared_attrs=shared_attrs)
-        # _add_op, inline (a call less per node)
+        # _add_op, inline (a call less per node); a uniquified name is marked used already
         self._next_id = op._id = self._next_id + 1
         self._ops.append(op)
         by_name[name] = op
-        key = name.lower()
-        if key not in self._names_in_use:
-            self._names_in_use[key] = 1
+        if not uniquify:
+            key = name.lower()
+            if key not in self._names_in_use:
+                self._names_in_use[key] = 1
         if colocate_with is not None:
             cls = colocate_with._colocated_class
             assert not shared_attrs

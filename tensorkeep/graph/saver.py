@@ -345,15 +345,16 @@ def _direct_assign(graph: _ops.Graph, var: _ops.Tensor, value: _ops.Tensor) -> _
     when :func:`_assigns_directly` holds: a Saver makes one per variable, and all of them
     share attrs worked out once."""
     validate = var._shape.is_fully_defined()
-    name = graph.unique_name("Assign")
     key = (var._dtype.as_datatype_enum, value._dtype.as_datatype_enum, validate)  # hashed in C
     plan = _ASSIGN_PLANS.get(key)
-    if plan is None:
+    name, uniquify = "Assign", True
+    if plan is None:  # worked out once the name is taken, as apply_op does (it may raise)
+        name, uniquify = graph.unique_name(name), False
         plan = _ASSIGN_PLANS[key] = node_plan(
             "Assign", {"ref": var, "value": value, "validate_shape": validate, "use_locking": True})
     attrs, (dtype,), op_def = plan
     op = graph._create_plain_op(name, "Assign", [var, value], dtype, attrs, op_def,
-                                colocate_with=var._op)
+                                colocate_with=var._op, uniquify=uniquify)
     _shape_fns.set_shapes(op)
     return op
 

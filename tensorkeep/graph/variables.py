@@ -325,20 +325,20 @@ class RefVariable(Variable):
         dtype_attr, init_shape, var_attrs, var_dtype, var_shape, assign_attrs, assign_dtype, \
             assign_shape, read_attrs, read_dtype, read_shape = plan
         create = graph._create_plain_op
-        init = create(graph.unique_name("initial_value"), "Const", (), dt,
+        init = create("initial_value", "Const", (), dt,
                       {"value": _attrs.AttrValue.FromString(data), "dtype": dtype_attr},
-                      _CONST_DEF)._outputs[0]
+                      _CONST_DEF, uniquify=True)._outputs[0]
         init._shape = init_shape
         var_op = create(var_name, "VariableV2", (), var_dtype, var_attrs, _VARIABLE_V2_DEF,
                         shared_attrs=True)  # variables of one dtype and shape: one attrs dict
         var = var_op._outputs[0]
         var._shape = var_shape
-        assign = create(graph.unique_name("Assign"), "Assign", [var, init], assign_dtype,
-                        assign_attrs, _ASSIGN_DEF, colocate_with=var_op)
+        assign = create("Assign", "Assign", [var, init], assign_dtype, assign_attrs, _ASSIGN_DEF,
+                        colocate_with=var_op, uniquify=True)
         assign._outputs[0]._shape = assign_shape
         # its inputs, (var,), are var_op's outputs: a tuple, never changed in place
-        read = create(graph.unique_name("read"), "Identity", var_op._outputs, read_dtype,
-                      read_attrs, _IDENTITY_DEF, colocate_with=var_op)._outputs[0]
+        read = create("read", "Identity", var_op._outputs, read_dtype, read_attrs, _IDENTITY_DEF,
+                      colocate_with=var_op, uniquify=True)._outputs[0]
         read._shape = read_shape
         self._initial_value, self._variable, self._initializer_op, self._snapshot = \
             init, var, assign, read
