@@ -7,6 +7,11 @@ one ``_class`` AttrValue. Each program below is built twice, once with the plan
 cache in use and once with every plan dropped before each node, and the two
 GraphDefs must be byte-identical; errors must repeat on every call (a failed build
 is never remembered).
+
+A variable from an array creates its four nodes directly, a Saver creates a whole
+variable's restore Assign directly, and a Saver over whole variables makes no
+saveables: each is checked against the general path with the shortcut switched off
+(GraphDef, MetaGraphDef, names in use, errors), and checked to have been taken.
 """
 
 from __future__ import annotations
