@@ -77,9 +77,13 @@ def test_two_processes_save_into_one_directory(tmp_path):
 
 
 ROTATOR = """
-import json, sys
+import json, os, sys, time
 import reliability_helpers as h, tensorkeep
 d, n = sys.argv[1], int(sys.argv[2])
+# start once the reader is polling: its imports alone can outlast all n saves
+deadline = time.monotonic() + 120
+while not os.path.exists(d + ".ready") and time.monotonic() < deadline:
+    time.sleep(0.005)
 mgr = tensorkeep.CheckpointManager(d, max_to_keep=2)
 for step in range(1, n + 1):
     mgr.save(h.values_for(step), step=step)
@@ -95,6 +99,7 @@ from tensorkeep.checkpoint import state
 d = sys.argv[1]
 counts = {"complete_reads": 0, "NotFoundError": 0, "no_checkpoint_yet": 0}
 steps = set()
+open(d + ".ready", "w").close()
 while True:
     finished = os.path.exists(d + ".done")
     latest = state.latest_checkpoint(d)
