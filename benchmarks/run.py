@@ -261,9 +261,11 @@ class Runner:
                      "(`tf.Graph`, `tf.Variable`, `tf.Session`, `tf.train.Saver`) have not landed.\n")
         else:
             fs = self.median("tkf1", "W2", "save", "x:build_saver_s")
+            fi = self.median("tkf1", "W2", "save", "x:import_s")
             L.append(f"tensorkeep facade: variables {_f(fv)} s + Saver {_f(fs)} s; save "
                      f"{_f(self.median('tkf1', 'W2', 'save'))} s, restore "
-                     f"{_f(self.median('tkf1', 'W2', 'restore'))} s\n")
+                     f"{_f(self.median('tkf1', 'W2', 'restore'))} s (the graph runtime's import "
+                     f"before that, untimed like every system's import: {_f(fi)} s)\n")
         # flatness
         L.append("## Flatness (tensorkeep vs floor; fsync off unless durable)\n")
         L.append("| workload | tk save GB/s | floor save GB/s | tk restore GB/s | floor restore GB/s "
