@@ -29,10 +29,11 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tensorkeep import dtypes as _dt
 from tensorkeep import errors
+from tensorkeep.checkpoint import retention as _retention
 from tensorkeep.graph import array_ops, control_flow_ops
 from tensorkeep.graph import device as _device
 from tensorkeep.graph import ops as _ops
@@ -42,12 +43,10 @@ from tensorkeep.graph.constant_op import constant, placeholder_with_default
 from tensorkeep.graph.op_def_library import apply_op, node_plan
 from tensorkeep.proto import saver_pb2
 
-# checkpoint.naming, checkpoint.state (and through them the bundle reader, writer and
-# crc32c) and checkpoint.retention are imported by the methods that save and restore:
-# building a Saver's nodes needs none of them, and importing them took ~0.17 s of a
-# 10,000-variable build (no .pyc files here: each module is compiled when imported).
-if TYPE_CHECKING:
-    from tensorkeep.checkpoint import retention as _retention
+# checkpoint.naming and checkpoint.state (and through them the bundle reader, writer and
+# crc32c) are imported by the methods that save and restore: building a Saver's nodes
+# needs none of them, and importing them took ~0.15 s of a 10,000-variable build (no
+# .pyc files here: each module is compiled when imported).
 
 __all__ = [
     "Saver", "SaverDef", "BaseSaverBuilder", "BulkSaverBuilder", "SaveSpec", "SaveableObject",
@@ -689,7 +688,6 @@ class Saver:
         self._records: tuple[_retention.CheckpointRecord, ...] = ()
         self._policy: _retention.AnyPolicy | None = None
         self._policy_state: Any = None
-        self._policy_started: float | None = None  # build time, until the policy is made
         self._graph: _ops.Graph | None = None
         self._object_restore_saver: Saver | None = None
         if not defer_build:
@@ -734,23 +732,9 @@ class Saver:
             sd.save_tensor_name = _ops.prepend_name_scope(sd.save_tensor_name, self._name)
             sd.restore_op_name = _ops.prepend_name_scope(sd.restore_op_name, self._name)
         self._check_saver_def()
-        if self.saver_def.max_to_keep < 0:  # as retention.saver_policy refuses it
-            raise ValueError(f"max_to_keep must be >= 0 or None, got {self.saver_def.max_to_keep}")
-        # The retention policy is made at the first save (see _retention_policy); its clock
-        # starts now, as TF's keep_checkpoint_every_n_hours timer starts when it builds.
-        self._policy_started = time.time()
-
-    def _retention_policy(self) -> "_retention.AnyPolicy | None":
-        """The policy of this Saver's SaverDef, made on first use, with its state."""
-        from tensorkeep.checkpoint import retention as _retention
-
-        if self._policy_started is not None:
-            self._policy = _retention.saver_policy(self.saver_def.max_to_keep,
-                                                   self.saver_def.keep_checkpoint_every_n_hours)
-            self._policy_state = (self._policy.initial_state(self._policy_started)
-                                  if self._policy else None)
-            self._policy_started = None
-        return self._policy
+        self._policy = _retention.saver_policy(self.saver_def.max_to_keep,
+                                               self.saver_def.keep_checkpoint_every_n_hours)
+        self._policy_state = self._policy.initial_state(time.time()) if self._policy else None
 
     def _check_saver_def(self) -> None:
         if not isinstance(self.saver_def, saver_pb2.SaverDef):
@@ -792,14 +776,10 @@ class Saver:
 
     def set_last_checkpoints(self, last_checkpoints: list[str]) -> None:
         """Track these paths (deprecated in TF); they count as saved at time +inf."""
-        from tensorkeep.checkpoint import retention as _retention
-
         assert isinstance(last_checkpoints, list)
         self._records = tuple(_retention.CheckpointRecord(p, float("inf")) for p in last_checkpoints)
 
     def set_last_checkpoints_with_time(self, last_checkpoints_with_time: list[tuple[str, float]]) -> None:
-        from tensorkeep.checkpoint import retention as _retention
-
         assert isinstance(last_checkpoints_with_time, list)
         self._records = tuple(_retention.CheckpointRecord(p, float(t))
                               for p, t in last_checkpoints_with_time)
@@ -820,14 +800,12 @@ class Saver:
 
     def _record_and_sweep(self, path: str, meta_graph_suffix: str, write: Any) -> None:
         """Record ``path``, write the state file, then delete what retention evicts."""
-        from tensorkeep.checkpoint import retention as _retention
         from tensorkeep.checkpoint import state as _state
 
         to_delete: tuple[_retention.CheckpointRecord, ...] = ()
-        policy = self._retention_policy()
-        if policy is not None:
+        if self._policy is not None:
             records = _retention.record_checkpoint(self._records, path, time.time())
-            decision = policy.decide(records, self._policy_state)
+            decision = self._policy.decide(records, self._policy_state)
             self._records, self._policy_state = decision.kept, decision.state
             to_delete = decision.to_delete
         write()
