@@ -738,23 +738,14 @@ class Graph:
         ``shared_attrs`` (not with ``colocate_with``) it shares ``attrs`` (see Operation)."""
         if uniquify:
             name = self.unique_name(name)
-        by_name = self._by_name
-        if name in by_name:
+        if name in self._by_name:
             raise ValueError(f"Duplicate node name in graph: '{name}'")
         op = Operation(self, name, op_type, inputs, (output_dtype,), attrs, (), "", op_def,
                        shared_attrs=shared_attrs)
-        # _add_op, inline (a call less per node); a uniquified name is marked used already
-        self._next_id = op._id = self._next_id + 1
-        self._ops.append(op)
-        by_name[name] = op
-        if not uniquify:
-            key = name.lower()
-            if key not in self._names_in_use:
-                self._names_in_use[key] = 1
+        self._add_op(op)
         if colocate_with is not None:
-            cls = colocate_with._colocated_class
             assert not shared_attrs
-            op._attrs["_class"] = cls if cls is not None else self._colocated_class_of(colocate_with)
+            op._attrs["_class"] = self._colocated_class_of(colocate_with)
             if colocate_with._device:
                 op._device = colocate_with._device
         return op
