@@ -124,17 +124,9 @@ class BundleWriter:
                     buf = None
                 if buf is not None and len(buf) < _OVERLAP_BYTES:
                     size = len(buf)
-                    stage = self._stage[0]
-                    if stage is None:
-                        stage = self._new_stage(0)
-                    filled = self._filled[0]
-                    offset = self._writers[0].bytes_written + filled
-                    stage[filled:filled + size] = buf
-                    self._filled[0] = filled = filled + size
                     raw = _crc32c_raw(buf)
                     crc = ((((raw >> 15) | (raw << 17)) & 0xFFFFFFFF) + MASK_DELTA) & 0xFFFFFFFF
-                    if filled >= _STAGE_BYTES:
-                        self._flush(0)
+                    offset = self._stage_small(0, buf)
                     self._shard_bytes[0] += size
                     self._entries[kb] = encode_entry(dtype.as_datatype_enum, value.shape, 0,
                                                      offset, size, crc)
@@ -212,16 +204,8 @@ class BundleWriter:
                 buf = tensor_data.numeric_buffer(arr, dtype)
             size = len(buf)
             if size < _OVERLAP_BYTES:
-                stage = self._stage[shard]
-                if stage is None:
-                    stage = self._new_stage(shard)
-                filled = self._filled[shard]
-                offset = writer.bytes_written + filled
-                stage[filled:filled + size] = buf
-                self._filled[shard] = filled = filled + size
                 raw = crc32c(buf)
-                if filled >= _STAGE_BYTES:
-                    self._flush(shard)
+                offset = self._stage_small(shard, buf)
             else:
                 self._flush(shard)
                 offset = writer.bytes_written
@@ -240,6 +224,21 @@ class BundleWriter:
             crc = mask(raw)
         self._shard_bytes[shard] += size
         return encode_entry(dtype.as_datatype_enum, shape, shard, offset, size, crc)
+
+    def _stage_small(self, shard: int, buf: bytes | memoryview) -> int:
+        """Copy a small tensor's bytes into the shard's staging buffer (written out once
+        it holds ``_STAGE_BYTES``); the data-file offset they will land at."""
+        stage = self._stage[shard]
+        if stage is None:
+            stage = self._new_stage(shard)
+        start = self._filled[shard]
+        end = start + len(buf)
+        stage[start:end] = buf
+        self._filled[shard] = end
+        offset = self._writers[shard].bytes_written + start
+        if end >= _STAGE_BYTES:
+            self._flush(shard)
+        return offset
 
     def _flush(self, shard: int) -> None:
         filled = self._filled[shard]
