@@ -493,3 +493,74 @@ def test_savers_refuse_as_the_general_path_does(
     direct = outcome()
     monkeypatch.setattr(saver_mod, "_whole_reference_variables", lambda *args: None)
     assert direct == outcome()
+
+
+# --- outputs made when first asked for ----------------------------------------------
+def test_initializer_and_restore_assign_outputs_are_made_when_first_asked_for(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A variable's initializer and a Saver's restore Assigns are run for their effect:
+    their output Tensor is made on first use, and is then the tensor the general path
+    makes (name, dtype, shape), the same object on every access, fetchable by name and
+    runnable."""
+    import tensorkeep.graph.saver as saver_mod
+
+    def build() -> tuple[tf.Graph, list[object]]:
+        g = tf.Graph()
+        with g.as_default():
+            v = tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3), name="v")
+            w = tf.Variable(np.zeros(4, np.int64), name="w")
+            saver = tf.train.Saver(var_list=[v, w])
+        assigns = [v.initializer, w.initializer,
+                   g.get_operation_by_name("save/Assign"), g.get_operation_by_name("save/Assign_1")]
+        return g, assigns
+
+    g, lazy = build()
+    assert all("_outputs" not in vars(op) for op in lazy)       # not made yet
+    outs = [op.outputs[0] for op in lazy]
+    assert [op.outputs[0] for op in lazy] == outs                # the same objects again
+    assert all(g.get_tensor_by_name(t.name) is t for t in outs)
+    with monkeypatch.context() as general_path:
+        general_path.setattr(_variables.RefVariable, "_build_from_array", lambda *args: False)
+        general_path.setattr(saver_mod, "_assigns_directly", lambda graph: False)
+        _, eager = build()
+    assert all("_outputs" in vars(op) for op in eager)
+    described = [(t.name, t.dtype, t.shape.as_list() if t.shape.ndims is not None else None)
+                 for t in outs]
+    assert described == [(t.name, t.dtype, t.shape.as_list() if t.shape.ndims is not None else None)
+                         for t in (op.outputs[0] for op in eager)]
+    assert described[:2] == [("v/Assign:0", tf.float32._as_ref, [2, 3]), ("w/Assign:0", tf.int64._as_ref, [4])]
+    with tf.Session(graph=g) as sess:
+        np.testing.assert_array_equal(sess.run(outs[0]), np.arange(6).reshape(2, 3))
+    with pytest.raises(AttributeError, match="no attribute '_no_such'"):
+        lazy[0]._no_such
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_saver_build_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    import gc
+
+    import tensorkeep.graph.saver as saver_mod
+
+    seen: list[bool] = []
+    real = saver_mod.BulkSaverBuilder._whole_variable_ops
+
+    def recording(self, *args):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return real(self, *args)
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        g = tf.Graph()
+        with g.as_default(), pytest.MonkeyPatch.context() as mp:
+            v = tf.Variable(np.zeros(2, np.float32), name="v")
+            mp.setattr(saver_mod.BulkSaverBuilder, "_whole_variable_ops", recording)
+            tf.train.Saver(var_list=[v])
+            assert seen == [False] and gc.isenabled() is enabled
+            mp.setattr(saver_mod.BulkSaverBuilder, "_save_op",
+                       lambda *args: (_ for _ in ()).throw(RuntimeError("boom")))
+            with pytest.raises(RuntimeError, match="boom"):
+                tf.train.Saver(var_list=[v], name="failing")
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

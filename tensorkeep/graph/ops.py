@@ -267,11 +267,14 @@ class Operation:
                  inputs: list[Tensor] | tuple[Tensor, ...],
                  output_dtypes: Sequence[_dt.DType | None], attrs: dict[str, attr_value_pb2.AttrValue],
                  control_inputs: list["Operation"] | tuple[()], device: str = "",
-                 op_def: Any = None, *, shared_attrs: bool = False) -> None:
+                 op_def: Any = None, *, shared_attrs: bool = False,
+                 lazy_shape: Any = None) -> None:
         """The operation keeps ``inputs`` and ``control_inputs`` (callers pass new lists,
         or tuples: the empty one, or another op's outputs; one GC-tracked object fewer per
         node) and a copy of ``attrs``, or with ``shared_attrs`` ``attrs`` itself, copied
-        when an attr is set or cleared (nodes created alike share one dict)."""
+        when an attr is set or cleared (nodes created alike share one dict). Given
+        ``lazy_shape``, the static shape of its one output, that output's Tensor is made
+        when first asked for (two plain attributes until then, not a tracked tuple)."""
         self._graph = graph
         self._name = name
         self._type = op_type
@@ -285,10 +288,27 @@ class Operation:
         if device:
             self._device = device
         self._op_def = op_def
-        if len(output_dtypes) == 1:  # most nodes
+        if lazy_shape is not None:  # one output, made when first asked for (__getattr__)
+            self._lazy_dtype = output_dtypes[0]
+            self._lazy_shape = lazy_shape
+        elif len(output_dtypes) == 1:  # most nodes
             self._outputs = (Tensor(self, 0, output_dtypes[0]),)
         else:
             self._outputs = tuple([Tensor(self, i, dt) for i, dt in enumerate(output_dtypes)])
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only when ``name`` is not set: ``_outputs`` of an op made with a lazy
+        # output. Many ops' outputs are never used as tensors (an Assign run for its
+        # effect, a restore Assign): no Tensor and tuple made, nor walked by the GC.
+        if name == "_outputs":
+            shape = self._lazy_shape
+            if shape is not None:
+                out = Tensor(self, 0, self._lazy_dtype)
+                out._shape = shape
+                self._outputs = (out,)
+                self._lazy_shape = None
+                return self._outputs
+        raise AttributeError(f"'Operation' object has no attribute '{name}'")
 
     # Defaults most nodes keep (class attributes: fewer stores per node).
     _attrs_shared = False  # _attrs is another node's too: copy before changing it
@@ -297,6 +317,8 @@ class Operation:
     _experimental: node_def_pb2.NodeDef | None = None  # debug_info / experimental_type
     # _class of an op colocated with this one alone (Graph._create_op_internal)
     _colocated_class: attr_value_pb2.AttrValue | None = None
+    _lazy_shape: Any = None  # with _lazy_dtype: the one output, not yet a Tensor
+    _lazy_dtype: _dt.DType | None = None
 
     # --- identity ----------------------------------------------------------
     @property
@@ -729,19 +751,21 @@ class Graph:
     def _create_plain_op(self, name: str, op_type: str, inputs: list[Tensor] | tuple[Tensor, ...],
                          output_dtype: _dt.DType | None, attrs: dict[str, attr_value_pb2.AttrValue],
                          op_def: Any, colocate_with: Operation | None = None,
-                         shared_attrs: bool = False, uniquify: bool = False) -> Operation:
+                         shared_attrs: bool = False, uniquify: bool = False,
+                         lazy_shape: Any = None) -> Operation:
         """``_create_op_internal`` for callers that did its work already: ``name`` is valid
         and taken verbatim, or with ``uniquify`` uniquified here in the current name scope
         (:meth:`unique_name`, which marks it used); ``inputs`` are this graph's Tensors and
         :meth:`_adds_nothing` holds. One output, whose shape the caller sets; the op is
         colocated with ``colocate_with`` when given (its ``_class`` and device); with
-        ``shared_attrs`` (not with ``colocate_with``) it shares ``attrs`` (see Operation)."""
+        ``shared_attrs`` (not with ``colocate_with``) it shares ``attrs`` (see Operation).
+        Given ``lazy_shape``, the output's shape, the output Tensor is made lazily."""
         if uniquify:
             name = self.unique_name(name)
         if name in self._by_name:
             raise ValueError(f"Duplicate node name in graph: '{name}'")
         op = Operation(self, name, op_type, inputs, (output_dtype,), attrs, (), "", op_def,
-                       shared_attrs=shared_attrs)
+                       shared_attrs=shared_attrs, lazy_shape=lazy_shape)
         self._add_op(op)
         if colocate_with is not None:
             assert not shared_attrs

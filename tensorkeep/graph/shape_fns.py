@@ -103,28 +103,34 @@ def _shape_from_tensor(tensor: Any) -> TensorShape:
 
 def set_shapes(op: Any) -> None:
     """Set the static shapes of ``op``'s outputs."""
-    fn = _FNS.get(op._type)
-    if fn is None:
+    if op._type not in _FNS:
         shapes_attr = op._attrs.get("_output_shapes")
         if shapes_attr is not None and len(shapes_attr.list.shape) == len(op._outputs):
             for t, s in zip(op._outputs, shapes_attr.list.shape):
                 t._shape = TensorShape(s)
         return
-    try:
-        shapes = fn(op)
-    except (ValueError, TypeError, IndexError, KeyError) as exc:
-        if isinstance(exc, ValueError) and "Dimensions must be equal" in str(exc):
-            raise ValueError(f"{exc} for '{{{{node {op.name}}}}} = {op.type}[]' with input shapes: "
-                             + ", ".join(f"[{', '.join('?' if d is None else str(d) for d in t.shape)}]"
-                                         if t.shape.ndims is not None else "?" for t in op.inputs)
-                             + ".") from None
-        shapes = [UNKNOWN] * len(op._outputs)
+    shapes = output_shapes(op)
     outputs = op._outputs
     if len(outputs) == 1:  # most nodes
         outputs[0]._shape = shapes[0]
         return
     for t, s in zip(outputs, shapes):
         t._shape = s
+
+
+def output_shapes(op: Any) -> list[TensorShape]:
+    """The static shapes of ``op``'s outputs, by its type's shape function (which it
+    must have): unknown where the function cannot tell; a ValueError for inputs of
+    mismatched dimensions."""
+    try:
+        return _FNS[op._type](op)
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        if isinstance(exc, ValueError) and "Dimensions must be equal" in str(exc):
+            raise ValueError(f"{exc} for '{{{{node {op.name}}}}} = {op.type}[]' with input shapes: "
+                             + ", ".join(f"[{', '.join('?' if d is None else str(d) for d in t.shape)}]"
+                                         if t.shape.ndims is not None else "?" for t in op.inputs)
+                             + ".") from None
+        return [UNKNOWN] * len(op._outputs)
 
 
 def _in(op: Any, i: int) -> TensorShape:

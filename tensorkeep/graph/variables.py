@@ -333,9 +333,9 @@ class RefVariable(Variable):
                         shared_attrs=True)  # variables of one dtype and shape: one attrs dict
         var = var_op._outputs[0]
         var._shape = var_shape
+        # the initializer is run for its effect; its output Tensor is made if asked for
         assign = create("Assign", "Assign", [var, init], assign_dtype, assign_attrs, _ASSIGN_DEF,
-                        colocate_with=var_op, uniquify=True)
-        assign._outputs[0]._shape = assign_shape
+                        colocate_with=var_op, uniquify=True, lazy_shape=assign_shape)
         # its inputs, (var,), are var_op's outputs: a tuple, never changed in place
         read = create("read", "Identity", var_op._outputs, read_dtype, read_attrs, _IDENTITY_DEF,
                       colocate_with=var_op, uniquify=True)._outputs[0]
