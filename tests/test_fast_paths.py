@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import struct
 
@@ -32,6 +33,7 @@ from tensorkeep.format import entry as E
 from tensorkeep.format import table as table_mod
 from tensorkeep.format.block import Block, BlockBuilder
 from tensorkeep.format.coding import encode_signed_varint64, encode_varint
+from tensorkeep.format.crc32c import MASK_DELTA
 from tensorkeep.format.entry import BundleEntry
 from tensorkeep.format.footer import BlockHandle, Footer
 from tensorkeep.format.table import Table, TableBuilder, block_trailer
@@ -113,9 +115,55 @@ def _table(rng: random.Random, n: int, block_size: int) -> tuple[bytes, dict[byt
     return b"".join(out), model
 
 
-@pytest.mark.parametrize("numpy_from", [0, table_mod._SCAN_NUMPY_BYTES])
-def test_table_scan_matches_items(monkeypatch, numpy_from: int) -> None:
-    monkeypatch.setattr(table_mod, "_SCAN_NUMPY_BYTES", numpy_from)   # 0: numpy for all
+# How a table's index is listed: by the C loop (tensorkeep.format._scan, where built),
+# or without it by numpy (one pass over every block) or by the Python loop.
+SCANNERS = ["native", "numpy", "loop"]
+
+
+class _CountingNative:
+    """The C module, counting calls: a test checks its path was taken."""
+
+    def __init__(self, native) -> None:  # type: ignore[no-untyped-def]
+        self.native = native
+        self.calls = 0
+        self.names: list[str] = []
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        fn = getattr(self.native, name)
+
+        def counted(*args):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            self.names.append(name)
+            return fn(*args)
+        return counted
+
+
+def _use_scanner(monkeypatch, scanner: str) -> _CountingNative | None:  # type: ignore[no-untyped-def]
+    if scanner == "native":
+        native = _native_or_skip()
+        counting = _CountingNative(native)
+        monkeypatch.setattr(table_mod, "_native", counting)
+        return counting
+    monkeypatch.setattr(table_mod, "_native", None)
+    monkeypatch.setattr(table_mod, "_SCAN_NUMPY_BYTES", 0 if scanner == "numpy" else 1 << 62)
+    return None
+
+
+def _native_or_skip():  # type: ignore[no-untyped-def]
+    """The built C module; its absence skips a test locally and fails it in CI, where
+    the install must have built it."""
+    try:
+        from tensorkeep.format import _scan
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("tensorkeep.format._scan was not built by the install")
+        pytest.skip("tensorkeep.format._scan is not built here")
+    return _scan
+
+
+@pytest.mark.parametrize("scanner", SCANNERS)
+def test_table_scan_matches_items(monkeypatch, scanner: str) -> None:
+    native = _use_scanner(monkeypatch, scanner)
     rng = random.Random(7)
     whole = 0
     for _ in range(150):
@@ -139,7 +187,8 @@ def test_table_scan_matches_items(monkeypatch, numpy_from: int) -> None:
         assert got == keys == [k for k, _ in t.items()]
         assert [bytes(t.value_at(v)) for v in locs] == values
         whole += isinstance(locs, np.ndarray) and t.num_data_blocks > 1
-    assert (whole > 40) if numpy_from == 0 else (whole == 0)   # small tables: per-entry loop
+    assert (whole > 40) if scanner == "numpy" else (whole == 0)   # one numpy pass
+    assert native is None or native.calls > 200
 
 
 def _plain_table(rng: random.Random, n: int) -> tuple[list[bytes], list[bytes]]:
@@ -151,7 +200,7 @@ def _plain_table(rng: random.Random, n: int) -> tuple[list[bytes], list[bytes]]:
 def test_table_scan_of_blocks_stored_out_of_key_order(monkeypatch) -> None:
     """A table whose data blocks lie in the file in reverse key order (legal: the index
     names each block's place) lists the same as one stored in order."""
-    monkeypatch.setattr(table_mod, "_SCAN_NUMPY_BYTES", 0)
+    _use_scanner(monkeypatch, "numpy")
     rng = random.Random(11)
     for _ in range(20):
         keys, values = _plain_table(rng, 120)
@@ -193,9 +242,9 @@ def test_table_scan_of_blocks_stored_out_of_key_order(monkeypatch) -> None:
         assert keys2 == keys and isinstance(locs2, np.ndarray) and t2.num_data_blocks > 1
 
 
-@pytest.mark.parametrize("numpy_from", [0, table_mod._SCAN_NUMPY_BYTES])
-def test_table_scan_raises_what_items_raises_on_corruption(monkeypatch, numpy_from: int) -> None:
-    monkeypatch.setattr(table_mod, "_SCAN_NUMPY_BYTES", numpy_from)
+@pytest.mark.parametrize("scanner", SCANNERS)
+def test_table_scan_raises_what_items_raises_on_corruption(monkeypatch, scanner: str) -> None:
+    _use_scanner(monkeypatch, scanner)
     rng = random.Random(8)
     data, model = _table(rng, 60, 256)
     for pos in range(0, len(data) - 48, 7):
@@ -498,15 +547,15 @@ def _mixed_tensors(n: int) -> dict[str, np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("numpy_from", [0, table_mod._SCAN_NUMPY_BYTES])
+@pytest.mark.parametrize("scanner", SCANNERS)
 def test_whole_index_table_reads_what_the_one_at_a_time_path_reads(tmp_path, monkeypatch,
-                                                                   numpy_from: int):
+                                                                   scanner: str):
     tensors = _mixed_tensors(300)
     prefix = write_bundle(str(tmp_path / "ck"), tensors)
     for verify in (True, False):
-        monkeypatch.setattr(table_mod, "_SCAN_NUMPY_BYTES", numpy_from)
+        _use_scanner(monkeypatch, scanner)
         r = BundleReader(prefix, verify_checksums=verify)
-        assert isinstance(r._locs, np.ndarray) == (numpy_from == 0)    # index listed in numpy
+        assert isinstance(r._locs, np.ndarray) == (scanner == "numpy")    # index listed in numpy
         got = {k: r.get(k) for k in tensors}
         assert r._fast is not None and len(r._fast) == 300       # every numeric entry
         monkeypatch.setattr(reader_mod, "_FAST_AFTER", 1 << 30)
@@ -578,3 +627,160 @@ def test_keys_out_of_order_are_data_loss(tmp_path, keys: list[bytes]) -> None:
     with pytest.raises(errors.DataLossError, match="out of order") as info:
         BundleReader(str(tmp_path / "ck"))
     assert info.value.key == keys[1] and info.value.filename.endswith("ck.index")
+
+
+# --- the C loops (tensorkeep.format._scan) against their Python twins ------------------
+def _entries_bytes(rng: random.Random, n: int) -> bytes:
+    """Block entries as a writer lays them out, mostly plain, some with long keys or values
+    (multi-byte headers), keys sharing prefixes."""
+    b = BlockBuilder(rng.choice([1, 2, 16]))
+    keys = sorted({bytes(rng.choice(b"\x00ab\xff") for _ in range(rng.choice([0, 2, 6, 140])))
+                   for _ in range(n)})
+    for k in keys:
+        b.add(k, bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 3, 200]))))
+    return b.finish()
+
+
+def test_c_block_walk_matches_the_python_walk_on_good_and_corrupt_entries() -> None:
+    native = _native_or_skip()
+    rng = random.Random(21)
+    for trial in range(400):
+        raw = bytearray(_entries_bytes(rng, rng.randint(0, 40)))
+        for _ in range(rng.choice([0, 0, 1, 3])):                  # corrupt a few bytes
+            if raw:
+                raw[rng.randrange(len(raw))] = rng.getrandbits(8)
+        pad = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 5)))
+        data = pad + bytes(raw)
+        start = len(pad)
+        for limit in {len(data), rng.randint(start, len(data)), start}:
+            want: tuple[list, list] = ([], [])
+            got: tuple[list, list] = ([b"before"], [-1])          # appends after what is there
+            p = table_mod._scan_block(data, start, limit, *want)
+            assert native.scan_block(data, start, limit, *got) == p
+            assert got == ([b"before", *want[0]], [-1, *want[1]])
+    with pytest.raises(ValueError):
+        native.scan_block(b"abc", 2, 5, [], [])                    # limit past the buffer
+    with pytest.raises(ValueError):
+        native.scan_block(b"abc", -1, 2, [], [])
+    with pytest.raises(TypeError):
+        native.scan_block(b"abc", 0, 3, (), [])
+
+
+def test_c_key_decoding_and_order_check_match_python() -> None:
+    native = _native_or_skip()
+    rng = random.Random(22)
+    for _ in range(300):
+        alphabet = rng.choice([b"ab/", b"\x00a\xff", bytes(range(256)), "é€".encode()])
+        keys = [bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+                for _ in range(rng.randint(0, 12))]
+        if rng.random() < 0.5:
+            keys = sorted(set(keys))
+        assert native.decode_keys(keys) == [k.decode("utf-8", "surrogateescape") for k in keys]
+        bad = next((i for i in range(len(keys) - 1) if not keys[i] < keys[i + 1]), -1)
+        assert native.first_unordered(keys) == bad
+        assert reader_mod._in_order(keys) == (bad < 0)
+    for fn in (native.decode_keys, native.first_unordered):
+        with pytest.raises(TypeError):
+            fn([b"a", "b"])
+        with pytest.raises(TypeError):
+            fn((b"a", b"b"))
+    # keys that are not exactly bytes fall back to the Python checks
+    assert reader_mod._in_order([b"a", bytearray(b"b")])
+    assert reader_mod.keys_str([b"a", bytearray(b"\xffb")]) == ["a", "\udcffb"]
+
+
+def test_the_c_module_is_built_in_ci() -> None:
+    """The install builds it (a C compiler is on CI's machines): without it listing a
+    10,000-entry index takes ~4x longer, which the benchmarks would report."""
+    _native_or_skip()
+    assert table_mod._native is not None
+
+
+def _reference_rows(r: BundleReader) -> dict[str, tuple]:
+    """The whole-index table by its definition, one entry at a time: every plain entry
+    ``_get_fast`` would read (``_decode_common``, a fast dtype, size matching the shape,
+    shard and byte range inside the mapped file)."""
+    data = r._fast_index
+    out = {}
+    for name, pos in zip(r._names, r._locs):
+        if (data[pos] | data[pos + 1] | data[pos + 2]) >= 0x80:
+            continue
+        start = pos + 3 + data[pos + 1]
+        fast = E._decode_common(data[start:start + data[pos + 2]])
+        if fast is None:
+            continue
+        dtype, shape, shard, offset, size, crc = fast
+        kind = reader_mod._FAST_KINDS.get(dtype)
+        if kind is None:
+            continue
+        nbytes = kind[1] * int(np.prod(shape, dtype=object))
+        if nbytes != size or nbytes >= 1 << 62 or shard >= r._num_files:
+            continue
+        m = r._map_or_none(shard)
+        if m is None or offset + size > len(m):
+            continue
+        if r.verify_checksums:
+            rot = (crc - MASK_DELTA) & 0xFFFFFFFF
+            crc = ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
+        else:
+            crc = None
+        out[name] = (id(m), offset, offset + size, crc, (kind[0], shape, kind[2]))
+    return out
+
+
+def _rows(table: dict[str, tuple]) -> dict[str, tuple]:
+    return {k: (id(m), *rest) for k, (m, *rest) in table.items()}
+
+
+def test_c_whole_index_table_matches_its_definition_on_hostile_entries(tmp_path, monkeypatch) -> None:
+    """Entries of every shape a hostile index can hold (flipped and random bytes, huge
+    dims, shards and ranges out of bounds, other dtypes): the C builder
+    keeps exactly the rows the definition keeps, and the numpy builder the same rows
+    among entries it decodes (64 bytes at most)."""
+    _native_or_skip()
+    rng = random.Random(23)
+    good = write_bundle(str(tmp_path / "good"), _mixed_tensors(40))
+    header = BundleReader(good)._table.get(b"")
+    kept = 0
+    for trial in range(30):
+        values = []
+        for i in range(150):
+            shape = tuple(rng.choice([0, 1, 3, 200, 1 << 40]) for _ in range(rng.choice([0, 1, 2, 5, 9])))
+            dtype = rng.choice([1, 2, 3, 9, 14, 19, 7, 200])
+            n = int(np.prod(shape, dtype=object)) * rng.choice([1, 2, 4, 8])
+            value = bytearray(E.encode_entry(dtype, shape, rng.choice([0, 0, 0, 1, 5]),
+                                             rng.choice([0, 8, 1000, 1 << 30]), n,
+                                             rng.getrandbits(32)))
+            for _ in range(rng.choice([0, 0, 0, 1, 2])):
+                value[rng.randrange(len(value))] = rng.getrandbits(8)
+            if rng.random() < 0.05 or len(value) >= 0x80:     # plain entries: one-byte lengths
+                value = bytearray(rng.getrandbits(8) for _ in range(rng.randint(0, 30)))
+            values.append(bytes(value))
+        out: list[bytes] = []
+        tb = TableBuilder(out.append)
+        tb.add(b"", bytes(header))
+        for i, v in enumerate(values):
+            tb.add(f"t{i:04d}".encode(), v)
+        tb.finish()
+        prefix = str(tmp_path / f"bad{trial}")
+        with open(prefix + ".index", "wb") as f:
+            f.write(b"".join(out))
+        with open(prefix + ".data-00000-of-00001", "wb") as f:
+            f.write(bytes(4096))
+        for verify in (True, False):
+            with monkeypatch.context() as m:
+                native = _use_scanner(m, "native")
+                r = BundleReader(prefix, verify_checksums=verify)
+                want = _reference_rows(r)
+                got = _rows(r._build_fast())
+                assert native is not None and "fast_rows" in native.names
+            assert got == want
+            with monkeypatch.context() as m:
+                _use_scanner(m, "loop")
+                r2 = BundleReader(prefix, verify_checksums=verify)
+                numpy_rows = _rows(r2._build_fast())
+            short = {k for k, v in zip(r2._names, values) if len(v) <= 64}
+            assert {k: (0, *v[1:]) for k, v in numpy_rows.items()} == \
+                {k: (0, *v[1:]) for k, v in want.items() if k in short}
+        kept += len(want)
+    assert 300 < kept < 30 * 2 * 150 - 300                  # many rows kept, many left out

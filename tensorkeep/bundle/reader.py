@@ -28,6 +28,7 @@ from tensorkeep.format import tensor_data
 from tensorkeep.format.crc32c import MASK_DELTA, crc32c, mask
 from tensorkeep.format.entry import (ENDIAN_BIG, BundleEntry, BundleHeader, _decode_common,
                                      decode_entries)
+from tensorkeep.format import table as _table
 from tensorkeep.format.table import Table
 from tensorkeep.io.files import file_size, map_file, read_bytes, read_into
 
@@ -48,13 +49,28 @@ def key_bytes(key: str | bytes) -> bytes:
     return key if isinstance(key, bytes) else key.encode("utf-8", "surrogateescape")
 
 
+def _in_order(keys: list[bytes]) -> bool:
+    """Whether ``keys`` are strictly increasing in byte order."""
+    native = _table._native
+    if native is not None:
+        try:
+            return native.first_unordered(keys) < 0
+        except TypeError:                           # a key that is not exactly bytes
+            pass
+    return all(map(operator.lt, keys, islice(keys, 1, None)))
+
+
 def key_str(key: bytes) -> str:
     return key.decode("utf-8", "surrogateescape")
 
 
 def keys_str(raw: list[bytes]) -> list[str]:
-    """``[key_str(k) for k in raw]``; ASCII keys (the usual case) decoded by C-level map."""
+    """``[key_str(k) for k in raw]``; in C where the listing's loops are compiled, else
+    ASCII keys (the usual case) decoded by C-level map."""
     try:
+        native = _table._native
+        if native is not None:
+            return native.decode_keys(raw)
         if all(map(bytes.isascii, raw)):
             return list(map(bytes.decode, raw))     # ASCII: strict UTF-8 == surrogateescape
     except TypeError:                               # a key that is not exactly bytes
@@ -85,7 +101,7 @@ class BundleReader:
                 header_raw = self._table.value_at(locs[0])
                 del keys[0]
                 locs = locs[1:]
-                if not all(map(operator.lt, keys, islice(keys, 1, None))):
+                if not _in_order(keys):
                     bad = next(b for a, b in zip(keys, keys[1:]) if not a < b)
                     raise errors.data_loss("keys out of order in the index (repeated or "
                                            "unsorted)", filename=self.index_path, key=bad)
@@ -321,11 +337,19 @@ class BundleReader:
 
         Holds only entries that pass every check ``_get_fast`` makes (canonical
         layout, numeric dtype, size matching the shape, shard and byte range inside
-        the mapped file); the rest stay on the one-at-a-time path.
+        the mapped file); the rest stay on the one-at-a-time path. Built by
+        ``_scan.fast_rows`` in C where it is compiled and the index was listed as
+        offsets, else in numpy (:func:`decode_entries`).
         """
         data = self._fast_index
         if data is None or not self._keys:
             return {}
+        native = _table._native
+        if native is not None and self._locs.__class__ is list:
+            rows = native.fast_rows(data, self._locs, self._names, _FAST_KINDS, self._num_files,
+                                    self._map_or_none, self.verify_checksums)
+            if rows is not None:                        # None: values of a decompressed block
+                return rows
         try:
             pos = np.asarray(self._locs, np.int64)
         except (TypeError, ValueError):                 # values of a decompressed block
@@ -368,6 +392,14 @@ class BundleReader:
         return dict(zip(names, zip(map(maps.__getitem__, cols.shard_id[picked].tolist()),
                                    cols.offset[picked].tolist(), ends[picked].tolist(), crcs,
                                    info)))
+
+    def _map_or_none(self, shard: int) -> memoryview | None:
+        """Data file ``shard`` mapped, or None where it cannot be (the general path
+        reports why)."""
+        try:
+            return self._data(shard)[1]
+        except errors.OpError:
+            return None
 
     def _check_entry(self, kb: bytes, e: BundleEntry) -> None:
         try:
@@ -603,6 +635,8 @@ def _fast_dtypes() -> dict[int, tuple[np.dtype, int]]:
 
 
 _FAST_DTYPES = _fast_dtypes()
+# the same, as the C table builder takes them: enum -> (numpy dtype, itemsize, DType)
+_FAST_KINDS = {enum: (npdt, size, _dt.from_enum(enum)) for enum, (npdt, size) in _FAST_DTYPES.items()}
 
 
 def _with_file(exc: errors.OpError, filename: str) -> errors.OpError:

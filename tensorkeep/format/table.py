@@ -64,6 +64,11 @@ _BATCH_MIN = 256              # add_many batches from this size are encoded at o
 # cost (~1 ms more on a process's first call) is more than the loop's there
 _SCAN_NUMPY_BYTES = 64 << 10
 
+try:    # the per-entry loop in C (optional: built where a compiler is; see _scan.c)
+    from tensorkeep.format import _scan as _native
+except ImportError:  # pragma: no cover - exercised by forcing it off in the tests
+    _native = None
+
 _U32 = struct.Struct("<I")
 
 
@@ -283,6 +288,31 @@ class TableBuilder:
         return self._offset
 
 
+def _scan_block(data: bytes, p: int, limit: int, keys: list[bytes], locs: list[int]) -> int:
+    """Walk the entries in ``data[p:limit]`` while each is plain: a header of three
+    one-byte varints, sharing no more than the previous key has, fitting before
+    ``limit``. Appends each one's full key to ``keys`` and its offset to ``locs``;
+    returns the offset where it stopped (``limit`` when every entry was plain). The
+    caller hands the rest to the checked reader, which names the error. The same
+    walk as ``_scan.scan_block`` in C (the tests hold the two to each other)."""
+    key = b""
+    klen = 0
+    end3 = limit - 3
+    while p <= end3:
+        shared = data[p]
+        unshared = data[p + 1]
+        vlen = data[p + 2]
+        q = p + 3 + unshared
+        if (shared | unshared | vlen) >= 0x80 or shared > klen or q + vlen > limit:
+            break
+        key = key[:shared] + data[p + 3:q]
+        keys.append(key)
+        locs.append(p)
+        klen = shared + unshared
+        p = q + vlen
+    return p
+
+
 class Table:
     """Read-only view of an SSTable held in memory (bytes, memoryview or mmap).
 
@@ -414,7 +444,8 @@ class Table:
         decoded at once (:func:`scan_runs`, numpy) and the offsets come as an int64
         array; otherwise as a list, a decompressed block's values as memoryviews,
         plain blocks by :meth:`Block.scan` and others by a per-entry loop. Tables
-        under ``_SCAN_NUMPY_BYTES`` are read by the per-entry loop alone. Entries
+        under ``_SCAN_NUMPY_BYTES`` are read by the per-entry loop alone, and every
+        table is where the loop is compiled (``_scan.scan_block``). Entries
         whose header is not three one-byte varints, and anything malformed, go
         through :class:`Block`'s checked iteration, which raises the same errors.
         The same entries as :meth:`items`, in its order.
@@ -422,7 +453,8 @@ class Table:
         keys: list[bytes] = []
         locs: list[int | memoryview] = []
         data = self._bytes
-        vectorize = len(self._view) >= _SCAN_NUMPY_BYTES
+        native = _native
+        vectorize = native is None and len(self._view) >= _SCAN_NUMPY_BYTES
         if vectorize:
             fast = self._scan_all()
             if fast is not None:
@@ -442,23 +474,8 @@ class Table:
                 locs += (fast[1] + base).tolist()
                 continue
             mark = len(keys)
-            p = base
             limit = base + block._restart_offset
-            key = b""
-            klen = 0
-            end3 = limit - 3
-            while p <= end3:
-                shared = data[p]
-                unshared = data[p + 1]
-                vlen = data[p + 2]
-                q = p + 3 + unshared
-                if (shared | unshared | vlen) >= 0x80 or shared > klen or q + vlen > limit:
-                    break
-                key = key[:shared] + data[p + 3:q]
-                keys.append(key)
-                locs.append(p)
-                klen = shared + unshared
-                p = q + vlen
+            p = (_scan_block if native is None else native.scan_block)(data, base, limit, keys, locs)
             if p != limit:                           # the checked path names the error
                 del keys[mark:], locs[mark:]
                 for key, value in block:
