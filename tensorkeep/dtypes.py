@@ -2,16 +2,19 @@
 
 Every other module asks this table; nothing else maps enum values to numpy.
 Values and names are TensorFlow's (types.proto, verified on TF 2.21: 0-33,
-reference types = base + 100). The float8 / 4-bit / 2-bit types come from
-ml_dtypes; TensorFlow stores each of their elements in one byte.
+reference types = base + 100). The bfloat16 / float8 / 4-bit / 2-bit types come
+from ml_dtypes; TensorFlow stores each of their elements in one byte (two for
+bfloat16). ml_dtypes takes ~0.8 s to import here, so it is imported when one of
+those types' numpy dtype is first needed (``DType.numpy``, or a numpy dtype the
+table does not know yet), not with tensorkeep.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-import ml_dtypes
 import numpy as np
 
 _REF_OFFSET = 100
@@ -136,10 +139,14 @@ class DType:
     def __reduce__(self) -> Any:
         return (as_dtype, (self.as_datatype_enum,))
 
-
-def _np(name: str) -> np.dtype:
-    return np.dtype(getattr(ml_dtypes, name)).newbyteorder("<") if hasattr(ml_dtypes, name) \
-        else np.dtype(name).newbyteorder("<")
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for an attribute not set: ``numpy`` of an ml_dtypes type not
+        # yet loaded (see load_ml_dtypes).
+        enum = self.__dict__.get("as_datatype_enum")
+        if name == "numpy" and enum is not None and enum % _REF_OFFSET in _ML_DTYPES:
+            load_ml_dtypes()
+            return object.__getattribute__(self, "numpy")
+        raise AttributeError(f"'DType' object has no attribute '{name}'")
 
 
 # (enum, python name, enum name, numpy dtype, bundle itemsize, kind)
@@ -157,7 +164,7 @@ _TABLE: list[tuple[int, str, str, np.dtype | None, int, str]] = [
     (11, "qint8", "DT_QINT8", np.dtype("i1"), 1, "quantized"),
     (12, "quint8", "DT_QUINT8", np.dtype("u1"), 1, "quantized"),
     (13, "qint32", "DT_QINT32", np.dtype("<i4"), 4, "quantized"),
-    (14, "bfloat16", "DT_BFLOAT16", np.dtype(ml_dtypes.bfloat16), 2, "float"),
+    (14, "bfloat16", "DT_BFLOAT16", None, 2, "float"),
     (15, "qint16", "DT_QINT16", np.dtype("<i2"), 2, "quantized"),
     (16, "quint16", "DT_QUINT16", np.dtype("<u2"), 2, "quantized"),
     (17, "uint16", "DT_UINT16", np.dtype("<u2"), 2, "uint"),
@@ -167,17 +174,23 @@ _TABLE: list[tuple[int, str, str, np.dtype | None, int, str]] = [
     (21, "variant", "DT_VARIANT", None, 0, "other"),
     (22, "uint32", "DT_UINT32", np.dtype("<u4"), 4, "uint"),
     (23, "uint64", "DT_UINT64", np.dtype("<u8"), 8, "uint"),
-    (24, "float8_e5m2", "DT_FLOAT8_E5M2", np.dtype(ml_dtypes.float8_e5m2), 1, "float"),
-    (25, "float8_e4m3fn", "DT_FLOAT8_E4M3FN", np.dtype(ml_dtypes.float8_e4m3fn), 1, "float"),
-    (26, "float8_e4m3fnuz", "DT_FLOAT8_E4M3FNUZ", np.dtype(ml_dtypes.float8_e4m3fnuz), 1, "float"),
-    (27, "float8_e4m3b11fnuz", "DT_FLOAT8_E4M3B11FNUZ", np.dtype(ml_dtypes.float8_e4m3b11fnuz), 1, "float"),
-    (28, "float8_e5m2fnuz", "DT_FLOAT8_E5M2FNUZ", np.dtype(ml_dtypes.float8_e5m2fnuz), 1, "float"),
-    (29, "int4", "DT_INT4", np.dtype(ml_dtypes.int4), 1, "int"),
-    (30, "uint4", "DT_UINT4", np.dtype(ml_dtypes.uint4), 1, "uint"),
-    (31, "int2", "DT_INT2", np.dtype(ml_dtypes.int2), 1, "int"),
-    (32, "uint2", "DT_UINT2", np.dtype(ml_dtypes.uint2), 1, "uint"),
-    (33, "float4_e2m1fn", "DT_FLOAT4_E2M1FN", np.dtype(ml_dtypes.float4_e2m1fn), 1, "float"),
+    (24, "float8_e5m2", "DT_FLOAT8_E5M2", None, 1, "float"),
+    (25, "float8_e4m3fn", "DT_FLOAT8_E4M3FN", None, 1, "float"),
+    (26, "float8_e4m3fnuz", "DT_FLOAT8_E4M3FNUZ", None, 1, "float"),
+    (27, "float8_e4m3b11fnuz", "DT_FLOAT8_E4M3B11FNUZ", None, 1, "float"),
+    (28, "float8_e5m2fnuz", "DT_FLOAT8_E5M2FNUZ", None, 1, "float"),
+    (29, "int4", "DT_INT4", None, 1, "int"),
+    (30, "uint4", "DT_UINT4", None, 1, "uint"),
+    (31, "int2", "DT_INT2", None, 1, "int"),
+    (32, "uint2", "DT_UINT2", None, 1, "uint"),
+    (33, "float4_e2m1fn", "DT_FLOAT4_E2M1FN", None, 1, "float"),
 ]
+
+# enum -> name in ml_dtypes, for the types whose numpy dtype (None above) comes from it
+_ML_DTYPES: dict[int, str] = {
+    14: "bfloat16", 24: "float8_e5m2", 25: "float8_e4m3fn", 26: "float8_e4m3fnuz",
+    27: "float8_e4m3b11fnuz", 28: "float8_e5m2fnuz", 29: "int4", 30: "uint4", 31: "int2",
+    32: "uint2", 33: "float4_e2m1fn"}
 
 _BY_ENUM: dict[int, DType] = {}
 _BY_NAME: dict[str, DType] = {}
@@ -185,6 +198,8 @@ for _e, _n, _en, _np_dt, _size, _kind in _TABLE:
     _d = DType(_e, _n, _en, _np_dt, _size, _kind)
     _r = DType(_e + _REF_OFFSET, _n + "_ref", _en + "_REF", _np_dt, _size, _kind)
     for _x in (_d, _r):
+        if _e in _ML_DTYPES:        # unset until ml_dtypes is loaded (DType.__getattr__)
+            object.__delattr__(_x, "numpy")
         _BY_ENUM[_x.as_datatype_enum] = _x
         _BY_NAME[_x.name] = _x
         _BY_NAME[_x.enum_name] = _x
@@ -199,6 +214,46 @@ for _e, _n, _en, _np_dt, _size, _kind in _TABLE:
     if _np_dt is not None and _kind != "quantized":
         _BY_NUMPY.setdefault(_np_dt, _BY_ENUM[_e])
         _BY_NUMPY.setdefault(_np_dt.newbyteorder("="), _BY_ENUM[_e])
+
+_ml_lock = threading.Lock()
+_ml_loaded = False
+_ml_hooks: list[Callable[[], None]] = []
+
+
+def load_ml_dtypes() -> None:
+    """Import ml_dtypes and complete the table with its types (their ``numpy``, and
+    ``_BY_NUMPY``), then run the hooks of :func:`when_ml_dtypes_loaded`. Idempotent.
+    Also what makes numpy know ``np.dtype("bfloat16")`` by name: call it before handing
+    such files to code that asks numpy by name (safetensors' numpy reader)."""
+    global _ml_loaded
+    if _ml_loaded:
+        return
+    with _ml_lock:
+        if _ml_loaded:
+            return
+        import ml_dtypes
+
+        for enum, attr in _ML_DTYPES.items():
+            npd = np.dtype(getattr(ml_dtypes, attr))
+            for x in (_BY_ENUM[enum], _BY_ENUM[enum + _REF_OFFSET]):
+                object.__setattr__(x, "numpy", npd)
+            _BY_NUMPY.setdefault(npd, _BY_ENUM[enum])
+            _BY_NUMPY.setdefault(npd.newbyteorder("="), _BY_ENUM[enum])
+        _ml_loaded = True
+    for hook in _ml_hooks:
+        hook()
+
+
+def when_ml_dtypes_loaded(hook: Callable[[], None]) -> None:
+    """Call ``hook`` once the ml_dtypes types are in the table: now if they are."""
+    _ml_hooks.append(hook)
+    if _ml_loaded:
+        hook()
+
+
+def numpy_loaded(dt: DType) -> bool:
+    """Whether ``dt.numpy`` is known without importing ml_dtypes."""
+    return _ml_loaded or dt.as_datatype_enum % _REF_OFFSET not in _ML_DTYPES
 
 float16 = half = _BY_ENUM[19]
 float32 = _BY_ENUM[1]
@@ -259,13 +314,15 @@ def as_dtype(value: Any) -> DType:
         q = _BY_NAME[npd.names[0]]       # TensorFlow's numpy form of quantized types,
         if q.kind == "quantized":        # e.g. np.dtype([("qint8", "i1")])
             return q
-    try:
-        return _BY_NUMPY[npd]
-    except KeyError:
-        try:
-            return _BY_NUMPY[npd.newbyteorder("<")]
-        except KeyError:
-            raise TypeError(f"Cannot convert numpy dtype {npd} to a tensorkeep DType") from None
+    found = _BY_NUMPY.get(npd)
+    if found is None:
+        found = _BY_NUMPY.get(npd.newbyteorder("<"))
+    if found is None and not _ml_loaded:    # perhaps an ml_dtypes type: load them, ask again
+        load_ml_dtypes()
+        return as_dtype(npd)
+    if found is None:
+        raise TypeError(f"Cannot convert numpy dtype {npd} to a tensorkeep DType")
+    return found
 
 
 def from_enum(value: int) -> DType:

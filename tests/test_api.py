@@ -189,3 +189,50 @@ def test_restore_hot_path_matches_the_walk(tmp_path, monkeypatch, case):
     monkeypatch.setattr(LazyCheckpoint, "read_into_exact", lambda self, name, out: False)
     slow = _restore_outcome(tmp_path / "c", make_target, **kw)
     assert fast == slow
+
+
+def test_ml_dtypes_is_imported_only_when_one_of_its_types_is_needed(tmp_path) -> None:
+    """ml_dtypes takes most of a second to import: a process that saves, lists and reads
+    float32 tensors, builds a TF1 graph, or runs the CLI never imports it; the first
+    bfloat16 read, numpy conversion or ``DType.numpy`` does, and the table then knows
+    every one of its types, fast reads included."""
+    import subprocess
+    import sys
+
+    prefix = str(tmp_path / "bf")
+    import ml_dtypes
+
+    tensorkeep.save({"b": np.arange(4).astype(ml_dtypes.bfloat16),
+                     "f8": np.ones(2, ml_dtypes.float8_e4m3fn)}, prefix)
+    code = f"""
+import sys, numpy as np
+import tensorkeep, tensorkeep.api, tensorkeep.cli.main, tensorkeep.train
+import tensorkeep.graph.saver, tensorkeep.bundle.reader as R
+tensorkeep.save({{"w": np.ones(3, np.float32)}}, {str(tmp_path / "f")!r})
+assert list(tensorkeep.load({str(tmp_path / "f")!r})) == ["w"]
+assert tensorkeep.load({str(tmp_path / "f")!r})["w"].sum() == 3
+tensorkeep.cli.main.main(["inspect", {str(tmp_path / "f")!r}])
+with tensorkeep.Graph().as_default():
+    tensorkeep.Variable(np.zeros(2, np.float32), name="v")
+assert "ml_dtypes" not in sys.modules, "imported early"
+assert tensorkeep.bfloat16.name == "bfloat16" and 14 not in R._FAST_DTYPES
+ck = tensorkeep.load({prefix!r})
+assert str(ck["b"].dtype) == "bfloat16" and ck["b"].tolist() == [0, 1, 2, 3]
+assert "ml_dtypes" in sys.modules
+import ml_dtypes
+assert 14 in R._FAST_DTYPES and 25 in R._FAST_KINDS
+assert tensorkeep.as_dtype(np.dtype(ml_dtypes.int4)) is tensorkeep.int4
+assert tensorkeep.float8_e5m2.numpy == np.dtype(ml_dtypes.float8_e5m2)
+assert tensorkeep.as_dtype("bfloat16_ref").numpy == np.dtype(ml_dtypes.bfloat16)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    # a fresh process converting an ml_dtypes numpy dtype (the user imported ml_dtypes)
+    code = """
+import copy, ml_dtypes, numpy as np, tensorkeep
+assert tensorkeep.as_dtype(np.dtype(ml_dtypes.bfloat16)) is tensorkeep.bfloat16
+assert tensorkeep.as_dtype(ml_dtypes.uint2) is tensorkeep.uint2
+assert copy.deepcopy(tensorkeep.dtypes.float4_e2m1fn) is tensorkeep.dtypes.float4_e2m1fn
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

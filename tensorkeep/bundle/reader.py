@@ -621,22 +621,28 @@ class BundleReader:
         return iter(self.tensor_names())
 
 
-def _fast_dtypes() -> dict[int, tuple[np.dtype, int]]:
-    """enum -> (numpy dtype, itemsize) of the dtypes ``_get_fast`` reads (numeric, not ref)."""
-    out = {}
+# enum -> (numpy dtype, itemsize) of the dtypes ``_get_fast`` reads (numeric, not ref),
+# and the same as the C table builder takes them: enum -> (numpy dtype, itemsize, DType).
+# The ml_dtypes types join when ml_dtypes is loaded (dtypes.when_ml_dtypes_loaded):
+# until then their entries take the checked path, whose first read loads it.
+_FAST_DTYPES: dict[int, tuple[np.dtype, int]] = {}
+_FAST_KINDS: dict[int, tuple[np.dtype, int, _dt.DType]] = {}
+
+
+def _add_fast_dtypes() -> None:
     for dt in _dt.all_dtypes():
-        if dt is _dt.string or dt is _dt.resource or dt.is_ref_dtype or not dt.is_memcpyable:
+        if dt is _dt.string or dt is _dt.resource or dt.is_ref_dtype or not dt.is_memcpyable \
+                or not _dt.numpy_loaded(dt) or dt.as_datatype_enum in _FAST_DTYPES:
             continue
         npdt = dt.numpy
         if npdt is None or not dt.itemsize or np.dtype(npdt).itemsize != dt.itemsize:
             continue
-        out[dt.as_datatype_enum] = (npdt, dt.itemsize)
-    return out
+        _FAST_KINDS[dt.as_datatype_enum] = (npdt, dt.itemsize, dt)
+        _FAST_DTYPES[dt.as_datatype_enum] = (npdt, dt.itemsize)
 
 
-_FAST_DTYPES = _fast_dtypes()
-# the same, as the C table builder takes them: enum -> (numpy dtype, itemsize, DType)
-_FAST_KINDS = {enum: (npdt, size, _dt.from_enum(enum)) for enum, (npdt, size) in _FAST_DTYPES.items()}
+_add_fast_dtypes()
+_dt.when_ml_dtypes_loaded(_add_fast_dtypes)
 
 
 def _with_file(exc: errors.OpError, filename: str) -> errors.OpError:

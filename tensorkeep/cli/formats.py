@@ -82,6 +82,7 @@ def read(path: str, fmt: str | None = None) -> Mapping[str, Any]:
         raise errors.NotFoundError(f"no such file: {path}", filename=path)
     if fmt == "safetensors":
         st = _require("safetensors", "safetensors")
+        _dt.load_ml_dtypes()            # safetensors asks numpy for "bfloat16" by name
         try:
             with st.safe_open(path, framework="np") as f:
                 return {k: f.get_tensor(k) for k in f.keys()}
