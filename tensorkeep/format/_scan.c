@@ -287,6 +287,8 @@ fast_rows(PyObject *self, PyObject *args)
     const unsigned char *data = (const unsigned char *)view.buf;
     Py_ssize_t len = view.len, n = PyList_GET_SIZE(locs);
     PyObject *out = NULL, *maps = NULL, *infos = NULL;
+    if (num_files < 0)
+        num_files = 0;
     if (PyList_GET_SIZE(names) != n) {
         PyErr_SetString(PyExc_ValueError, "fast_rows: one name per position");
         goto done;
@@ -303,6 +305,11 @@ fast_rows(PyObject *self, PyObject *args)
     const unsigned char *last_head = NULL;
     Py_ssize_t last_head_len = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
+        /* get_map runs Python code: never index past lists it might have shortened */
+        if (i >= PyList_GET_SIZE(locs) || i >= PyList_GET_SIZE(names)) {
+            PyErr_SetString(PyExc_RuntimeError, "fast_rows: positions or names changed");
+            goto fail;
+        }
         PyObject *loc = PyList_GET_ITEM(locs, i);
         if (!PyLong_CheckExact(loc)) {           /* a decompressed block's value */
             Py_CLEAR(out);

@@ -42,7 +42,7 @@ def group(*inputs: Any, name: str | None = None) -> _ops.Operation:
         on_device: dict[str, list[Any]] = {}
         for inp in _flatten(inputs):
             if type(inp) is not _ops.Operation:  # else nothing to check (a Saver groups thousands)
-                if hasattr(inp, "_as_graph_element") and not isinstance(inp, (_ops.Tensor, _ops.Operation)):
+                if not isinstance(inp, (_ops.Tensor, _ops.Operation)) and hasattr(inp, "_as_graph_element"):
                     inp = inp._as_graph_element()
                 if not hasattr(inp, "device"):
                     raise TypeError(f"'{inp}' is not a tf.Operation or tf.Tensor")

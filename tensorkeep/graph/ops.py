@@ -318,6 +318,7 @@ class Operation:
     # _class of an op colocated with this one alone (Graph._create_op_internal)
     _colocated_class: attr_value_pb2.AttrValue | None = None
     _lazy_shape: Any = None  # with _lazy_dtype: the one output, not yet a Tensor
+    _ref_mask: list[bool] | None = None  # the Session's per-op cache (session._ref_inputs)
     _lazy_dtype: _dt.DType | None = None
 
     # --- identity ----------------------------------------------------------
@@ -588,7 +589,7 @@ class Graph:
         current = self._current_control_dependencies()
         for c in control_inputs:
             if type(c) is not Operation:  # else nothing to convert (a Saver passes thousands)
-                if hasattr(c, "_as_graph_element") and not isinstance(c, (Tensor, Operation)):
+                if not isinstance(c, (Tensor, Operation)) and hasattr(c, "_as_graph_element"):
                     c = c._as_graph_element()
                 if isinstance(c, Tensor):
                     c = c.op
@@ -821,7 +822,7 @@ class Graph:
 
     def as_graph_element(self, obj: Any, allow_tensor: bool = True,
                          allow_operation: bool = True) -> Any:
-        if hasattr(obj, "_as_graph_element") and not isinstance(obj, (Tensor, Operation)):
+        if not isinstance(obj, (Tensor, Operation)) and hasattr(obj, "_as_graph_element"):
             obj = obj._as_graph_element()
         types_str = " or ".join(x for x, ok in (("Tensor", allow_tensor), ("Operation", allow_operation)) if ok)
         if isinstance(obj, str):

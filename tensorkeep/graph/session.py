@@ -158,7 +158,7 @@ class Session:
     def _process_feeds(self, feed_dict: Any) -> dict[_ops.Tensor, Any]:
         feeds: dict[_ops.Tensor, Any] = {}
         for key, value in feed_dict.items():
-            if hasattr(key, "_as_graph_element") and not isinstance(key, (_ops.Tensor, _ops.Operation)):
+            if not isinstance(key, (_ops.Tensor, _ops.Operation)) and hasattr(key, "_as_graph_element"):
                 from tensorkeep.graph.variables import RefVariable
                 key = key._variable if isinstance(key, RefVariable) else key._as_graph_element()
             try:
@@ -281,7 +281,7 @@ def _fetch_value(value: Any) -> Any:
 
 
 def _ref_inputs(op: _ops.Operation) -> list[bool]:
-    cached = getattr(op, "_ref_mask", None)
+    cached = op._ref_mask
     if cached is not None and len(cached) == len(op._inputs):
         return cached
     mask: list[bool] = []
@@ -296,7 +296,7 @@ def _ref_inputs(op: _ops.Operation) -> list[bool]:
                 n = 1
             mask.extend([arg.is_ref] * n)
     mask = (mask + [False] * len(op._inputs))[: len(op._inputs)]
-    op._ref_mask = mask  # type: ignore[attr-defined]
+    op._ref_mask = mask
     return mask
 
 
