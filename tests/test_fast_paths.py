@@ -115,7 +115,7 @@ def _table(rng: random.Random, n: int, block_size: int) -> tuple[bytes, dict[byt
     return b"".join(out), model
 
 
-# How a table's index is listed: by the C loop (tensorkeep.format._scan, where built),
+# How a table's index is listed: by the C loop (tensorkeep.format._native, where built),
 # or without it by numpy (one pass over every block) or by the Python loop.
 SCANNERS = ["native", "numpy", "loop"]
 
@@ -153,12 +153,12 @@ def _native_or_skip():  # type: ignore[no-untyped-def]
     """The built C module; its absence skips a test locally and fails it in CI, where
     the install must have built it."""
     try:
-        from tensorkeep.format import _scan
+        from tensorkeep.format import _native
     except ImportError:
         if os.environ.get("CI") == "true":
-            pytest.fail("tensorkeep.format._scan was not built by the install")
-        pytest.skip("tensorkeep.format._scan is not built here")
-    return _scan
+            pytest.fail("tensorkeep.format._native was not built by the install")
+        pytest.skip("tensorkeep.format._native is not built here")
+    return _native
 
 
 @pytest.mark.parametrize("scanner", SCANNERS)
@@ -629,7 +629,7 @@ def test_keys_out_of_order_are_data_loss(tmp_path, keys: list[bytes]) -> None:
     assert info.value.key == keys[1] and info.value.filename.endswith("ck.index")
 
 
-# --- the C loops (tensorkeep.format._scan) against their Python twins ------------------
+# --- the C loops (tensorkeep.format._native) against their Python twins ------------------
 def _entries_bytes(rng: random.Random, n: int) -> bytes:
     """Block entries as a writer lays them out, mostly plain, some with long keys or values
     (multi-byte headers), keys sharing prefixes."""
@@ -748,7 +748,7 @@ def test_c_whole_index_table_matches_its_definition_on_hostile_entries(tmp_path,
             shape = tuple(rng.choice([0, 1, 3, 200, 1 << 40]) for _ in range(rng.choice([0, 1, 2, 5, 9])))
             dtype = rng.choice([1, 2, 3, 9, 14, 19, 7, 200])
             n = int(np.prod(shape, dtype=object)) * rng.choice([1, 2, 4, 8])
-            value = bytearray(E.encode_entry(dtype, shape, rng.choice([0, 0, 0, 1, 5]),
+            value = bytearray(E._encode_entry(dtype, shape, rng.choice([0, 0, 0, 1, 5]),
                                              rng.choice([0, 8, 1000, 1 << 30]), n,
                                              rng.getrandbits(32)))
             for _ in range(rng.choice([0, 0, 0, 1, 2])):
@@ -784,3 +784,31 @@ def test_c_whole_index_table_matches_its_definition_on_hostile_entries(tmp_path,
                 {k: (0, *v[1:]) for k, v in want.items() if k in short}
         kept += len(want)
     assert 300 < kept < 30 * 2 * 150 - 300                  # many rows kept, many left out
+
+
+def test_c_entry_encoder_matches_the_python_encoder() -> None:
+    """``encode_entry`` (C where built) and ``_encode_entry`` give the generic encoder's
+    bytes, for shapes of every rank (past the C stack buffer's 64 dims too), negative
+    and 63-bit values; both refuse a crc outside 32 bits and a shape of non-integers."""
+    native = _native_or_skip()
+    rng = random.Random(24)
+    values = [0, 1, 127, 128, 16383, 16384, (1 << 21) - 1, 1 << 28, (1 << 63) - 1, -1, -(1 << 63)]
+    for _ in range(4000):
+        shape = tuple(rng.choice(values[:-2] + [5]) for _ in range(rng.choice([0, 1, 3, 8, 64, 65, 200])))
+        args = (rng.choice(values), shape, rng.choice(values), rng.choice(values),
+                rng.choice(values), rng.choice([0, 1, 0x1234, 0xFFFFFFFF]))
+        want = E._encode_entry(*args)
+        assert native.encode_entry(*args) == want
+        assert native.encode_entry(args[0], list(shape), *args[2:]) == want   # any sequence
+        if all(v >= 0 for v in (args[0], *shape, *args[2:])):
+            assert want == _generic_encode(BundleEntry(args[0], shape, *args[2:]))
+    for bad in (-1, 1 << 32):
+        with pytest.raises(ValueError):
+            native.encode_entry(1, (2,), 0, 8, 8, bad)
+        with pytest.raises(Exception):      # struct.error in Python
+            E._encode_entry(1, (2,), 0, 8, 8, bad)
+    with pytest.raises(TypeError):
+        native.encode_entry(1, (2, "3"), 0, 8, 8, 0)
+    with pytest.raises(TypeError):
+        native.encode_entry(1, 7, 0, 8, 8, 0)
+    assert E.encode_entry is native.encode_entry           # the writer's encoder is the C one

@@ -338,7 +338,7 @@ class BundleReader:
         Holds only entries that pass every check ``_get_fast`` makes (canonical
         layout, numeric dtype, size matching the shape, shard and byte range inside
         the mapped file); the rest stay on the one-at-a-time path. Built by
-        ``_scan.fast_rows`` in C where it is compiled and the index was listed as
+        ``_native.fast_rows`` in C where it is compiled and the index was listed as
         offsets, else in numpy (:func:`decode_entries`).
         """
         data = self._fast_index

@@ -183,9 +183,10 @@ _ENTRY_HEADS: dict[tuple[int, tuple[int, ...]], bytes] = {}
 _PACK32 = _FIXED32.pack
 
 
-def encode_entry(dtype: int, shape: tuple[int, ...], shard_id: int, offset: int, size: int,
-                 crc: int) -> bytes:
-    """``BundleEntry(...).encode()`` for an entry without slices, without building the object."""
+def _encode_entry(dtype: int, shape: tuple[int, ...], shard_id: int, offset: int, size: int,
+                  crc: int) -> bytes:
+    """``BundleEntry(...).encode()`` for an entry without slices, without building the object.
+    :func:`encode_entry` is this, or its C twin ``_native.encode_entry`` where built."""
     head = _ENTRY_HEADS.get((dtype, shape))
     if head is None:
         sb = _shape_bytes(shape)
@@ -205,6 +206,12 @@ def encode_entry(dtype: int, shape: tuple[int, ...], shard_id: int, offset: int,
     if crc:
         out.append(b"\x35" + _FIXED32.pack(crc))
     return b"".join(out)
+
+
+try:    # the same encoder in C (optional: built where a compiler is; see _native.c)
+    from tensorkeep.format._native import encode_entry
+except ImportError:  # pragma: no cover - exercised by the tests through _encode_entry
+    encode_entry = _encode_entry
 
 
 def _uvarint(b: bytes, p: int, n: int) -> tuple[int, int]:

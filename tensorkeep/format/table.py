@@ -64,8 +64,8 @@ _BATCH_MIN = 256              # add_many batches from this size are encoded at o
 # cost (~1 ms more on a process's first call) is more than the loop's there
 _SCAN_NUMPY_BYTES = 64 << 10
 
-try:    # the per-entry loop in C (optional: built where a compiler is; see _scan.c)
-    from tensorkeep.format import _scan as _native
+try:    # the per-entry loops in C (optional: built where a compiler is; see _native.c)
+    from tensorkeep.format import _native
 except ImportError:  # pragma: no cover - exercised by forcing it off in the tests
     _native = None
 
@@ -294,7 +294,7 @@ def _scan_block(data: bytes, p: int, limit: int, keys: list[bytes], locs: list[i
     ``limit``. Appends each one's full key to ``keys`` and its offset to ``locs``;
     returns the offset where it stopped (``limit`` when every entry was plain). The
     caller hands the rest to the checked reader, which names the error. The same
-    walk as ``_scan.scan_block`` in C (the tests hold the two to each other)."""
+    walk as ``_native.scan_block`` in C (the tests hold the two to each other)."""
     key = b""
     klen = 0
     end3 = limit - 3
@@ -445,7 +445,7 @@ class Table:
         array; otherwise as a list, a decompressed block's values as memoryviews,
         plain blocks by :meth:`Block.scan` and others by a per-entry loop. Tables
         under ``_SCAN_NUMPY_BYTES`` are read by the per-entry loop alone, and every
-        table is where the loop is compiled (``_scan.scan_block``). Entries
+        table is where the loop is compiled (``_native.scan_block``). Entries
         whose header is not three one-byte varints, and anything malformed, go
         through :class:`Block`'s checked iteration, which raises the same errors.
         The same entries as :meth:`items`, in its order.

@@ -1,4 +1,4 @@
-/* tensorkeep.format._scan: the index listing's per-entry loops, in C.
+/* tensorkeep.format._native: the format layer's per-entry loops, in C.
  *
  * Optional: tensorkeep works without it (the same loops in Python and numpy), and
  * every function here has a Python twin that the tests compare it with, on
@@ -21,6 +21,11 @@
  *
  * first_unordered(keys) -> int
  *     The first i with keys[i] >= keys[i + 1] in byte order, or -1.
+ *
+ * encode_entry(dtype, shape, shard_id, offset, size, crc) -> bytes
+ *     A BundleEntryProto without slices (format/entry.py, _encode_entry): fields in
+ *     number order, each only if non-zero, minimal varints (negative values as their
+ *     64-bit two's complement), crc as fixed32 (0 <= crc < 2**32).
  *
  * fast_rows(data, locs, names, kinds, num_files, get_map, verify) -> dict | None
  *     The bundle reader's whole-index table (bundle/reader.py, _build_fast), built
@@ -452,24 +457,124 @@ done:
     return out;
 }
 
+
+static unsigned char *
+put_varint(unsigned char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (unsigned char)((v & 0x7F) | 0x80);
+        v >>= 7;
+    }
+    *p++ = (unsigned char)v;
+    return p;
+}
+
+static int
+varint_len(uint64_t v)
+{
+    int n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+#define ENTRY_STACK_DIMS 64
+
+static PyObject *
+encode_entry(PyObject *self, PyObject *args)
+{
+    long long dtype, shard, offset, size, crc;
+    PyObject *shape;
+    if (!PyArg_ParseTuple(args, "LOLLLL", &dtype, &shape, &shard, &offset, &size, &crc))
+        return NULL;
+    if (crc < 0 || crc > 0xFFFFFFFFLL) {
+        PyErr_SetString(PyExc_ValueError, "encode_entry: crc outside 0 <= crc < 2**32");
+        return NULL;
+    }
+    PyObject *dims = PySequence_Fast(shape, "encode_entry: shape is a sequence of ints");
+    if (dims == NULL)
+        return NULL;
+    Py_ssize_t ndim = PySequence_Fast_GET_SIZE(dims);
+    /* head <= 22 bytes (room kept before the shape), 13 per dim, tail <= 38 */
+    unsigned char stack[22 + 13 * ENTRY_STACK_DIMS + 40];
+    unsigned char *buf = stack;
+    if (ndim > ENTRY_STACK_DIMS) {
+        buf = PyMem_Malloc((size_t)(22 + 13 * ndim + 40));
+        if (buf == NULL) {
+            Py_DECREF(dims);
+            return PyErr_NoMemory();
+        }
+    }
+    /* the shape field's bytes go after room for its tag and (at most 10-byte) length */
+    unsigned char *sb = buf + 11 + 11, *p = sb;
+    PyObject *result = NULL;
+    for (Py_ssize_t k = 0; k < ndim; k++) {
+        long long d = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(dims, k));
+        if (d == -1 && PyErr_Occurred())
+            goto done;
+        *p++ = 0x12;
+        if (d == 0) {
+            *p++ = 0x00;
+            continue;
+        }
+        *p++ = (unsigned char)(varint_len((uint64_t)d) + 1);
+        *p++ = 0x08;
+        p = put_varint(p, (uint64_t)d);
+    }
+    Py_ssize_t slen = p - sb;
+    /* head, written right before the shape bytes: [08 dtype] 12 len */
+    unsigned char head[24], *h = head;
+    if (dtype) {
+        *h++ = 0x08;
+        h = put_varint(h, (uint64_t)dtype);
+    }
+    *h++ = 0x12;
+    h = put_varint(h, (uint64_t)slen);
+    Py_ssize_t hlen = h - head;
+    unsigned char *start = sb - hlen;
+    memcpy(start, head, (size_t)hlen);
+    if (shard) { *p++ = 0x18; p = put_varint(p, (uint64_t)shard); }
+    if (offset) { *p++ = 0x20; p = put_varint(p, (uint64_t)offset); }
+    if (size) { *p++ = 0x28; p = put_varint(p, (uint64_t)size); }
+    if (crc) {
+        uint32_t c = (uint32_t)crc;
+        *p++ = 0x35;
+        *p++ = (unsigned char)c;
+        *p++ = (unsigned char)(c >> 8);
+        *p++ = (unsigned char)(c >> 16);
+        *p++ = (unsigned char)(c >> 24);
+    }
+    result = PyBytes_FromStringAndSize((const char *)start, p - start);
+done:
+    if (buf != stack)
+        PyMem_Free(buf);
+    Py_DECREF(dims);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_block", scan_block, METH_VARARGS,
      "scan_block(data, start, limit, keys, locs) -> offset where the walk stopped"},
     {"decode_keys", decode_keys, METH_O, "decode_keys(keys) -> list of str (UTF-8, surrogateescape)"},
     {"first_unordered", first_unordered, METH_O,
      "first_unordered(keys) -> first i with keys[i] >= keys[i + 1], or -1"},
+    {"encode_entry", encode_entry, METH_VARARGS,
+     "encode_entry(dtype, shape, shard_id, offset, size, crc) -> bytes"},
     {"fast_rows", fast_rows, METH_VARARGS,
      "fast_rows(data, locs, names, kinds, num_files, get_map, verify) -> dict or None"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_scan",
-    "The index listing's per-entry loops in C (optional; see format/table.py).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_native",
+    "The format layer's per-entry loops in C (optional; see format/table.py, entry.py).", -1,
+    methods,
 };
 
 PyMODINIT_FUNC
-PyInit__scan(void)
+PyInit__native(void)
 {
     return PyModule_Create(&module);
 }
