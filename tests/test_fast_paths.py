@@ -313,11 +313,14 @@ def test_table_add_many_writes_the_bytes_add_writes() -> None:
         assert b"".join(many) == b"".join(one)
 
 
-def test_table_batch_encoding_writes_the_bytes_add_writes(monkeypatch) -> None:
-    """A large add_many into a fresh builder (numpy, all blocks at once) writes what
-    the one-at-a-time path writes: block boundaries, restarts, index and open block."""
+@pytest.mark.parametrize("engine", ["native", "numpy"])
+def test_table_batch_encoding_writes_the_bytes_add_writes(monkeypatch, engine: str) -> None:
+    """A large add_many into a fresh builder (all blocks at once: in C where built, else
+    numpy) writes what the one-at-a-time path writes: block boundaries, restarts,
+    index and open block."""
     from tensorkeep.format import table as table_mod
 
+    native = _CountingNative(_native_or_skip()) if engine == "native" else None
     rng = random.Random(12)
     taken = expect = 0
     real = TableBuilder._add_fresh
@@ -342,6 +345,7 @@ def test_table_batch_encoding_writes_the_bytes_add_writes(monkeypatch) -> None:
         outs = []
         for batch in (True, False):
             monkeypatch.setattr(TableBuilder, "_add_fresh", spy)
+            monkeypatch.setattr(table_mod, "_native", native)
             if not batch:
                 monkeypatch.setattr(table_mod, "_BATCH_MIN", 1 << 60)
             out: list[bytes] = []
@@ -355,6 +359,29 @@ def test_table_batch_encoding_writes_the_bytes_add_writes(monkeypatch) -> None:
         assert outs[0] == outs[1]
         assert Table(outs[0]).scan()[0] == keys + ([b"\xff" * 140] if extra else [])
     assert taken == expect > 20
+    assert native is None or native.names.count("pack_entries") == expect
+
+
+def test_c_block_packing_refuses_what_it_cannot_pack() -> None:
+    native = _native_or_skip()
+    with pytest.raises(ValueError, match="order"):
+        native.pack_entries([b"b", b"a"], [b"", b""], 4096, 16)
+    with pytest.raises(ValueError, match="order"):
+        native.pack_entries([b"a", b"a"], [b"", b""], 4096, 16)
+    with pytest.raises(ValueError, match="128"):
+        native.pack_entries([b"a" * 128], [b""], 4096, 16)
+    with pytest.raises(ValueError, match="128"):
+        native.pack_entries([b"a"], [b"v" * 200], 4096, 16)
+    with pytest.raises(TypeError):
+        native.pack_entries([b"a", bytearray(b"b")], [b"", b""], 4096, 16)
+    with pytest.raises(ValueError):
+        native.pack_entries([b"a"], [b"", b""], 4096, 16)
+    with pytest.raises(ValueError):
+        native.pack_entries([b"a"], [b""], 4096, 0)
+    assert native.pack_entries([], [], 4096, 16) == ([], False)
+    blocks, closed = native.pack_entries([b"a", b"ab", b"b"], [b"1", b"", b"22"], 1, 2)
+    assert closed and [(a, b) for a, b, _, _ in blocks] == [(0, 1), (1, 2), (2, 3)]
+    assert blocks[0][2:] == (b"\x00\x01\x01a1", [0])
 
 
 def test_table_add_many_refuses_unsorted_keys() -> None:

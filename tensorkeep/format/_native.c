@@ -27,6 +27,16 @@
  *     number order, each only if non-zero, minimal varints (negative values as their
  *     64-bit two's complement), crc as fixed32 (0 <= crc < 2**32).
  *
+ * pack_entries(keys, values, block_size, restart_interval) -> (blocks, last_closed)
+ *     A fresh SSTable builder's data blocks for sorted keys and values, each shorter
+ *     than 128 bytes (format/table.py, TableBuilder._add_fresh): entry j of a block
+ *     restarts a run when j % restart_interval == 0 (sharing nothing), else shares its
+ *     prefix with the previous key; a block closes after the entry that brings its
+ *     size estimate (entries + 4 per restart + 4) to block_size. blocks holds
+ *     (first entry, end entry, entry bytes, restart offsets) per block; last_closed
+ *     says whether the last block was closed. Refuses (ValueError) keys out of order
+ *     or lengths of 128 or more; does not judge the caller's other rules.
+ *
  * fast_rows(data, locs, names, kinds, num_files, get_map, verify) -> dict | None
  *     The bundle reader's whole-index table (bundle/reader.py, _build_fast), built
  *     entry by entry: for each plain entry at locs[i] of the index bytes data whose
@@ -554,6 +564,125 @@ done:
     return result;
 }
 
+
+static int
+emit_block(PyObject *blocks, Py_ssize_t a, Py_ssize_t b, const unsigned char *body,
+           Py_ssize_t len, const uint32_t *restarts, Py_ssize_t nrestarts)
+{
+    PyObject *rs = PyList_New(nrestarts);
+    if (rs == NULL)
+        return -1;
+    for (Py_ssize_t r = 0; r < nrestarts; r++) {
+        PyObject *v = PyLong_FromUnsignedLong(restarts[r]);
+        if (v == NULL) {
+            Py_DECREF(rs);
+            return -1;
+        }
+        PyList_SET_ITEM(rs, r, v);
+    }
+    PyObject *item = Py_BuildValue("(nny#N)", a, b, (const char *)body, len, rs);
+    if (item == NULL)
+        return -1;
+    int err = PyList_Append(blocks, item);
+    Py_DECREF(item);
+    return err;
+}
+
+static PyObject *
+pack_entries(PyObject *self, PyObject *args)
+{
+    PyObject *keys, *values;
+    Py_ssize_t block_size, interval;
+    if (!PyArg_ParseTuple(args, "O!O!nn", &PyList_Type, &keys, &PyList_Type, &values,
+                          &block_size, &interval))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    if (PyList_GET_SIZE(values) != n || interval < 1 || block_size < 1) {
+        PyErr_SetString(PyExc_ValueError, "pack_entries: one value per key, interval and block size >= 1");
+        return NULL;
+    }
+    /* a block holds under block_size bytes before its last entry (<= 257 bytes), and
+       never more than all the entries (n <= list size, so n * 257 does not overflow) */
+    Py_ssize_t total = n * 257 + 512;
+    Py_ssize_t cap = block_size < total - 512 ? block_size + 512 : total;
+    unsigned char *body = PyMem_Malloc((size_t)cap);
+    Py_ssize_t rcap = 64;
+    uint32_t *restarts = PyMem_Malloc(sizeof(uint32_t) * (size_t)rcap);
+    PyObject *blocks = PyList_New(0), *result = NULL;
+    if (body == NULL || restarts == NULL || blocks == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t len = 0, nrestarts = 0, j = 0, a = 0;
+    int closed = 0;
+    const char *prev = NULL;
+    Py_ssize_t prev_len = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i), *v = PyList_GET_ITEM(values, i);
+        if (!PyBytes_CheckExact(k) || !PyBytes_CheckExact(v)) {
+            PyErr_SetString(PyExc_TypeError, "pack_entries: keys and values are bytes");
+            goto done;
+        }
+        Py_ssize_t klen = PyBytes_GET_SIZE(k), vlen = PyBytes_GET_SIZE(v);
+        const char *kp = PyBytes_AS_STRING(k);
+        if (klen >= 0x80 || vlen >= 0x80) {
+            PyErr_SetString(PyExc_ValueError, "pack_entries: a key or value of 128 bytes or more");
+            goto done;
+        }
+        if (prev != NULL) {
+            Py_ssize_t m = prev_len < klen ? prev_len : klen;
+            int c = memcmp(prev, kp, (size_t)m);
+            if (c > 0 || (c == 0 && prev_len >= klen)) {
+                PyErr_SetString(PyExc_ValueError, "pack_entries: keys out of order");
+                goto done;
+            }
+        }
+        Py_ssize_t shared = 0;
+        if (j % interval == 0) {
+            if (nrestarts == rcap) {
+                rcap *= 2;
+                uint32_t *grown = PyMem_Realloc(restarts, sizeof(uint32_t) * (size_t)rcap);
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                restarts = grown;
+            }
+            restarts[nrestarts++] = (uint32_t)len;
+        } else {
+            Py_ssize_t m = prev_len < klen ? prev_len : klen;
+            while (shared < m && prev[shared] == kp[shared])
+                shared++;
+        }
+        /* len < block_size here (else the block closed) and this entry is <= 257 bytes */
+        body[len++] = (unsigned char)shared;
+        body[len++] = (unsigned char)(klen - shared);
+        body[len++] = (unsigned char)vlen;
+        memcpy(body + len, kp + shared, (size_t)(klen - shared));
+        len += klen - shared;
+        memcpy(body + len, PyBytes_AS_STRING(v), (size_t)vlen);
+        len += vlen;
+        j++;
+        prev = kp;
+        prev_len = klen;
+        closed = len + 4 * nrestarts + 4 >= block_size;
+        if (closed) {
+            if (emit_block(blocks, a, i + 1, body, len, restarts, nrestarts))
+                goto done;
+            a = i + 1;
+            len = nrestarts = j = 0;
+        }
+    }
+    if (!closed && n > 0 && emit_block(blocks, a, n, body, len, restarts, nrestarts))
+        goto done;
+    result = Py_BuildValue("(OO)", blocks, closed ? Py_True : Py_False);
+done:
+    PyMem_Free(body);
+    PyMem_Free(restarts);
+    Py_XDECREF(blocks);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_block", scan_block, METH_VARARGS,
      "scan_block(data, start, limit, keys, locs) -> offset where the walk stopped"},
@@ -562,6 +691,8 @@ static PyMethodDef methods[] = {
      "first_unordered(keys) -> first i with keys[i] >= keys[i + 1], or -1"},
     {"encode_entry", encode_entry, METH_VARARGS,
      "encode_entry(dtype, shape, shard_id, offset, size, crc) -> bytes"},
+    {"pack_entries", pack_entries, METH_VARARGS,
+     "pack_entries(keys, values, block_size, restart_interval) -> (blocks, last_closed)"},
     {"fast_rows", fast_rows, METH_VARARGS,
      "fast_rows(data, locs, names, kinds, num_files, get_map, verify) -> dict or None"},
     {NULL, NULL, 0, NULL},

@@ -195,11 +195,17 @@ class TableBuilder:
             return False
         if not all(map(operator.lt, keys, islice(keys, 1, None))):
             return False                 # the one-at-a-time path names the offending key
+        interval = self.restart_interval
+        if _native is not None:          # the same blocks, walked entry by entry in C
+            packed, full_last = _native.pack_entries(keys, values, self.block_size, interval)
+            bounds = [a for a, _, _, _ in packed] + [n]
+            bodies = [(body, restarts) for _, _, body, restarts in packed]
+            self._load_blocks(keys, bounds, bodies, len(packed) if full_last else len(packed) - 1)
+            return True
         keys_u8 = np.frombuffer(b"".join(keys), np.uint8)
         kstart = np.zeros(n, np.int64)
         np.cumsum(klen[:-1], out=kstart[1:])
         lcp = common_prefix_lengths(keys_u8, kstart, klen)
-        interval = self.restart_interval
         # walk the blocks: entry e of a block starting at s restarts a run iff (e-s) % interval == 0
         full = 3 + klen + vlen                 # size as a restart entry
         part = full - lcp                      # size sharing its predecessor's prefix
@@ -236,21 +242,31 @@ class TableBuilder:
         total = int(seg_out[-1] + seg_len[-1])
         stream = src.take(np.arange(total) + np.repeat(seg_src - seg_out, seg_len))
         entry_at = np.append(seg_out[::3], total).tolist()
+        bodies = [(stream[entry_at[a]:entry_at[b]].tobytes(),
+                   [entry_at[r] - entry_at[a] for r in range(a, b, interval)])
+                  for a, b in zip(bounds, bounds[1:])]
+        self._load_blocks(keys, bounds, bodies, closed)
+        return True
+
+    def _load_blocks(self, keys: list[bytes], bounds: list[int],
+                     bodies: list[tuple[bytes, list[int]]], closed: int) -> None:
+        """Take :meth:`_add_fresh`'s blocks (entries ``bounds[i]:bounds[i + 1]``: their
+        bytes and restart offsets): the first ``closed`` are written with their index
+        entries, the last, if open, is left in the block builder as ``add`` leaves it."""
+        interval = self.restart_interval
         for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
             if self._pending_handle is not None:      # the previous block's index entry
                 self._index_block.add(find_shortest_separator(keys[a - 1], keys[a]),
                                       self._pending_handle.encode())
                 self._pending_handle = None
-            body = stream[entry_at[a]:entry_at[b]].tobytes()
-            restarts = [entry_at[r] - entry_at[a] for r in range(a, b, interval)]
+            body, restarts = bodies[i]
             if i < closed:
                 self._pending_handle = self._emit(
                     body + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts)))
             else:                              # still open: as add() leaves a block
                 self._data_block.load(body, restarts, (b - a - 1) % interval + 1, keys[b - 1])
         self._last_key = keys[-1]
-        self._num_entries = n
-        return True
+        self._num_entries = len(keys)
 
     def _flush(self) -> None:
         if self._data_block.empty:
