@@ -49,10 +49,10 @@
  *     Every other entry is left out, for the checked one-at-a-time path. None when
  *     a position is not an int.
  */
-#include <stdint.h>
 #define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include <Python.h>             /* first, as Python's headers ask */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 static PyObject *
