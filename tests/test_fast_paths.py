@@ -121,7 +121,8 @@ SCANNERS = ["native", "numpy", "loop"]
 
 
 class _CountingNative:
-    """The C module, counting calls: a test checks its path was taken."""
+    """The C module, counting calls (``names``: those that returned): a test checks its
+    path was taken."""
 
     def __init__(self, native) -> None:  # type: ignore[no-untyped-def]
         self.native = native
@@ -133,8 +134,9 @@ class _CountingNative:
 
         def counted(*args):  # type: ignore[no-untyped-def]
             self.calls += 1
-            self.names.append(name)
-            return fn(*args)
+            out = fn(*args)
+            self.names.append(name)          # calls that returned (not refused)
+            return out
         return counted
 
 

@@ -187,6 +187,16 @@ class TableBuilder:
         n = len(keys)
         if OVERLY_LARGE_BLOCK_RATIO * self.block_size <= 2 * 0x7F:
             return False                 # tiny blocks: the large-entry rule could apply
+        interval = self.restart_interval
+        if _native is not None:          # the same blocks, walked entry by entry in C
+            try:                         # which checks types, lengths and order as it goes
+                packed, full_last = _native.pack_entries(keys, values, self.block_size, interval)
+            except (TypeError, ValueError):
+                return False             # the one-at-a-time path takes them (and names errors)
+            bounds = [a for a, _, _, _ in packed] + [n]
+            bodies = [(body, restarts) for _, _, body, restarts in packed]
+            self._load_blocks(keys, bounds, bodies, len(packed) if full_last else len(packed) - 1)
+            return True
         if not (all(k.__class__ is bytes for k in keys) and all(v.__class__ is bytes for v in values)):
             return False
         klen = np.fromiter(map(len, keys), np.int64, n)
@@ -195,13 +205,6 @@ class TableBuilder:
             return False
         if not all(map(operator.lt, keys, islice(keys, 1, None))):
             return False                 # the one-at-a-time path names the offending key
-        interval = self.restart_interval
-        if _native is not None:          # the same blocks, walked entry by entry in C
-            packed, full_last = _native.pack_entries(keys, values, self.block_size, interval)
-            bounds = [a for a, _, _, _ in packed] + [n]
-            bodies = [(body, restarts) for _, _, body, restarts in packed]
-            self._load_blocks(keys, bounds, bodies, len(packed) if full_last else len(packed) - 1)
-            return True
         keys_u8 = np.frombuffer(b"".join(keys), np.uint8)
         kstart = np.zeros(n, np.int64)
         np.cumsum(klen[:-1], out=kstart[1:])
