@@ -11,6 +11,7 @@ table does not know yet), not with tensorkeep.
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -317,7 +318,8 @@ def as_dtype(value: Any) -> DType:
     found = _BY_NUMPY.get(npd)
     if found is None:
         found = _BY_NUMPY.get(npd.newbyteorder("<"))
-    if found is None and not _ml_loaded:    # perhaps an ml_dtypes type: load them, ask again
+    # perhaps an ml_dtypes type (then the caller has imported ml_dtypes): load them, ask again
+    if found is None and not _ml_loaded and "ml_dtypes" in sys.modules:
         load_ml_dtypes()
         return as_dtype(npd)
     if found is None:

@@ -214,6 +214,11 @@ assert tensorkeep.load({str(tmp_path / "f")!r})["w"].sum() == 3
 tensorkeep.cli.main.main(["inspect", {str(tmp_path / "f")!r}])
 with tensorkeep.Graph().as_default():
     tensorkeep.Variable(np.zeros(2, np.float32), name="v")
+try:                                    # an unknown numpy dtype: refused, without ml_dtypes
+    tensorkeep.as_dtype(np.dtype("V3"))
+    raise AssertionError("V3 converted")
+except TypeError:
+    pass
 assert "ml_dtypes" not in sys.modules, "imported early"
 assert tensorkeep.bfloat16.name == "bfloat16" and 14 not in R._FAST_DTYPES
 ck = tensorkeep.load({prefix!r})
